@@ -1,0 +1,26 @@
+"""GET /health: the function runs and the database answers."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from tasks_core import repository, runtime
+from tasks_core.http import TaskResolver, json_response, openapi_responses
+from tasks_core.models import Health
+from tasks_core.observability import lambda_entrypoint
+
+app = TaskResolver()
+HEALTHY = Health(status="ok", database="ok").model_dump_json()
+
+
+@app.get(
+    "/health",
+    summary="Health check",
+    operation_id="health",
+    tags=["health"],
+    responses=openapi_responses(200, "The API and its database answer", Health, errors=(503,)),
+)
+def health() -> Response[str]:
+    repository.ping(runtime.database())
+    return json_response(200, HEALTHY)
+
+
+lambda_handler = lambda_entrypoint(app, "Health")

@@ -1,0 +1,42 @@
+"""GET /users/{user_id}/tasks: the user's tasks in id order, a page at a time."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from tasks_core import pagination, repository, runtime
+from tasks_core.http import TaskResolver, json_response, openapi_responses, user_path
+from tasks_core.models import LIST_LIMIT_DEFAULT, TASK_LIST, CompletedFilter, ListLimit, Task, UserId
+from tasks_core.observability import lambda_entrypoint
+
+app = TaskResolver()
+
+
+@app.get(
+    "/users/<user_id>/tasks",
+    summary="List tasks",
+    operation_id="listTasks",
+    tags=["tasks"],
+    responses=openapi_responses(
+        200, "A page of tasks", list[Task], errors=(400, 503), headers={"Link": 'Next page, rel="next"'}
+    ),
+)
+def list_tasks(
+    user_id: Annotated[UserId, Path()],
+    completed: Annotated[CompletedFilter | None, Query(description="Only tasks with this state")] = None,
+    limit: Annotated[ListLimit, Query(description="Page size")] = LIST_LIMIT_DEFAULT,
+    cursor: Annotated[str | None, Query(description="From the previous page's Link")] = None,
+) -> Response[str]:
+    key = runtime.cursor_key()
+    after_id = pagination.cursor_position(key, user_id, cursor)
+    page = repository.list_tasks(runtime.database(), user_id, limit=limit, after_id=after_id, completed=completed)
+    headers = {}
+    if page.last_id is not None:
+        headers["Link"] = pagination.next_link(
+            key, base_path=user_path(user_id), user_id=user_id, last_id=page.last_id, limit=limit, completed=completed
+        )
+    return json_response(200, TASK_LIST.dump_json(page.tasks), headers)
+
+
+lambda_handler = lambda_entrypoint(app, "ListTasks")

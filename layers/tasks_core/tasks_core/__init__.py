@@ -1,0 +1,1 @@
+"""Shared core of the Task API functions: models, errors, settings, data access."""

@@ -1,0 +1,68 @@
+"""Schema migrations: versioned .sql files applied once each, in order, in one transaction.
+
+The runner holds a transaction-scoped advisory lock (`pg_advisory_xact_lock`), so two runners
+at once (two deploys, a deploy and a developer) apply each file exactly once: the second waits,
+then sees the first one's work. A session-level lock would pin an RDS Proxy connection; this one
+ends with the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+# An arbitrary constant that names this project's migration lock.
+MIGRATION_LOCK_KEY = 0x7461736B73  # "tasks"
+
+_SETUP = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One versioned file: `0001_initial.sql` has version `0001_initial`."""
+
+    version: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    """The migration files shipped in this package, in version order."""
+    folder = resources.files(__package__).joinpath("migrations")
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    return [Migration(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8")) for entry in files]
+
+
+def apply_migrations(conn: psycopg.Connection[Any]) -> list[str]:
+    """Apply the pending migrations; return the versions applied by this call."""
+    applied_now: list[str] = []
+    with conn.transaction():
+        # Role defaults (0002) must not cut a long migration short, nor the wait for the lock.
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL lock_timeout = 0")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(_SETUP)
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for migration in available_migrations():
+            if migration.version in done:
+                continue
+            conn.execute(migration.sql.encode())
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (migration.version,))
+            applied_now.append(migration.version)
+    return applied_now
+
+
+def migrate(conninfo: str) -> list[str]:
+    """Connect, apply pending migrations, disconnect."""
+    with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
+        return apply_migrations(conn)

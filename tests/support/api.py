@@ -1,0 +1,76 @@
+"""The functions of template.yaml invoked in-process with payload 2.0 events, as API Gateway would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from local.context import LambdaContext
+from local.events import HttpResponse, Router, build_event, to_http_response
+from local.handlers import load_handler
+from local.template import Function, all_routes
+
+NOT_FOUND = HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')
+
+
+class InProcessApi:
+    """Routes requests to the template's functions and calls their handlers in this process."""
+
+    def __init__(self, functions: Mapping[str, Function]) -> None:
+        self.functions = dict(functions)
+        self.router = Router(all_routes(self.functions))
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Call one function's handler with an event and a fresh context."""
+        function = self.functions[logical_id]
+        context = LambdaContext(function.logical_id, function.memory_mb, function.timeout_s)
+        return load_handler(function)(event, context)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """One HTTP request through the routes of the template."""
+        raw_path, _, raw_query = path.partition("?")
+        match = self.router.match(method, raw_path)
+        if match is None:
+            return NOT_FOUND
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if json_body is not None:
+            body = json.dumps(json_body)
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        event = build_event(
+            method=method,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=list(all_headers.items()),
+            body=data,
+            match=match,
+        )
+        return to_http_response(self.invoke(match.route.function, event))
+
+    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """POST with a JSON body."""
+        return self.request("POST", path, json_body=json_body, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> HttpResponse:
+        """GET."""
+        return self.request("GET", path, **kwargs)
+
+    def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """PUT with a JSON body."""
+        return self.request("PUT", path, json_body=json_body, **kwargs)
+
+    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """PATCH with a JSON body."""
+        return self.request("PATCH", path, json_body=json_body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> HttpResponse:
+        """DELETE."""
+        return self.request("DELETE", path, **kwargs)

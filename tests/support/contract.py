@@ -1,0 +1,41 @@
+"""Assertions on the shapes API.md defines, shared by the handler and end-to-end tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from local.events import HttpResponse
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+TASK_FIELDS = {"id", "title", "description", "completed", "user_id", "created_at", "updated_at"}
+
+
+def assert_error(response: HttpResponse, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """The response is the contract's error body with this status and code (and field)."""
+    assert response.status == status, response.body
+    assert response.header("content-type") == "application/json"
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert body["request_id"]
+    if code == "validation_error":
+        assert body["errors"], body
+        for error in body["errors"]:
+            assert set(error) == {"field", "message"}
+    if field is not None:
+        assert field in [error["field"] for error in body["errors"]], body
+    return body
+
+
+def assert_task(task: dict[str, Any], **expected: Any) -> None:
+    """A task resource: every field, the right types and formats, and the expected values."""
+    assert set(task) == TASK_FIELDS, task
+    assert isinstance(task["id"], int)
+    assert task["id"] > 0
+    assert isinstance(task["completed"], bool)
+    assert TIMESTAMP.match(task["created_at"]), task["created_at"]
+    assert TIMESTAMP.match(task["updated_at"]), task["updated_at"]
+    for name, value in expected.items():
+        assert task[name] == value, (name, task[name], value)
