@@ -34,6 +34,8 @@ $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 	"$(PYTHON)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# The layer's package importable everywhere in the venv, as /opt/python is in Lambda.
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "tasks_core_layer.pth").write_text(str(pathlib.Path("layers/tasks_core").resolve()) + "\n")'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -21,6 +21,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 logger = logging.getLogger(__name__)
 
 
+# Enough for 100 concurrent clients (the concurrency tests) plus the runtime's own connections.
+MAX_CONNECTIONS = 250
+
+
 class EmbeddedPostgres:
     """The embedded server, its data in `data_dir` (kept across restarts unless deleted)."""
 
@@ -32,8 +36,16 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start (or reuse) the server; return its connection URI."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        mode = "delete" if self._delete_on_stop else "stop"
-        self._server = get_server(self.data_dir, cleanup_mode=mode)
+        first = get_server(self.data_dir, cleanup_mode="stop")
+        with psycopg.connect(first.get_uri(), autocommit=True) as conn:
+            current = conn.execute("SHOW max_connections").fetchone()
+            restart = current is None or int(current[0]) < MAX_CONNECTIONS
+            if restart:
+                # Takes effect on restart; done once for a new data folder.
+                conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(MAX_CONNECTIONS))
+        if restart:
+            first.cleanup()
+        self._server = get_server(self.data_dir, cleanup_mode="delete" if self._delete_on_stop else "stop")
         return str(self._server.get_uri())
 
     @property

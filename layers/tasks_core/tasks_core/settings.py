@@ -17,7 +17,7 @@ class DatabaseSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    url: SecretStr = Field(description="libpq connection URI or key=value string (DATABASE_URL)")
+    url: SecretStr = Field(min_length=1, description="libpq connection URI or key=value string (DATABASE_URL)")
     connect_timeout_s: int = Field(default=3, ge=2, le=30, description="libpq connect_timeout")
     # Bounds a request on a network that silently dropped the connection (TCP only).
     tcp_user_timeout_ms: int = Field(default=5000, ge=0, le=60000)

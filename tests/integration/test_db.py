@@ -1,0 +1,91 @@
+"""The connection rules: one lazily opened connection, reused, replaced when the server closed
+it, no prepared statements, and a 503 (not a hang) when the database is unreachable."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from tasks_core import repository
+from tasks_core.db import Database
+from tasks_core.errors import DatabaseUnavailable
+from tasks_core.models import TaskCreate
+from tests.integration.conftest import make_database
+
+
+def backend_pid(db: Database) -> int:
+    conn, _ = db.connection()
+    return int(conn.info.backend_pid)
+
+
+def test_connection_is_opened_lazily_and_reused(database_url: str) -> None:
+    db = make_database(database_url)
+    assert db._conn is None
+    repository.ping(db)
+    first = backend_pid(db)
+    for _ in range(10):
+        repository.ping(db)
+    assert backend_pid(db) == first
+    db.close()
+
+
+def test_connection_settings(db: Database) -> None:
+    repository.ping(db)
+    conn, _ = db.connection()
+    assert conn.autocommit is True
+    assert conn.prepare_threshold is None
+    assert conn.info.parameter_status("application_name") == "tasks-api"
+
+
+def test_no_statement_is_ever_prepared(db: Database, user_id: str) -> None:
+    for index in range(10):  # psycopg would prepare after 5 runs by default
+        repository.create_task(db, user_id, TaskCreate(title=f"t{index}"))
+        repository.list_tasks(db, user_id, limit=5)
+    conn, _ = db.connection()
+    assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+
+
+def test_role_timeouts_apply_to_new_sessions(db: Database) -> None:
+    conn, _ = db.connection()
+    assert conn.execute("SHOW statement_timeout").fetchone() == ("5s",)
+    assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("10s",)
+
+
+@pytest.mark.parametrize("operation", ["read", "create"])
+def test_next_request_after_the_server_closed_the_connection_succeeds(
+    database_url: str, user_id: str, operation: str
+) -> None:
+    db = make_database(database_url)
+    repository.ping(db)
+    victim = backend_pid(db)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (victim,)).fetchone() == (True,)
+    time.sleep(0.05)  # the FATAL message reaches the socket
+    if operation == "read":
+        assert repository.list_tasks(db, user_id, limit=1).tasks == []
+    else:
+        assert repository.create_task(db, user_id, TaskCreate(title="after")).title == "after"
+    assert backend_pid(db) != victim
+    db.close()
+
+
+def test_statement_timeout_is_503_and_the_connection_survives(db: Database) -> None:
+    with pytest.raises(DatabaseUnavailable):
+        db.fetch("SELECT pg_sleep(6)", {}, psycopg.rows.tuple_row, idempotent=True)
+    repository.ping(db)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://postgres@/postgres?host=/nonexistent-socket-dir", "postgresql://postgres@127.0.0.1:9/postgres"],
+)
+def test_unreachable_database_is_database_unavailable(url: str) -> None:
+    db = make_database(url)
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as caught:
+        repository.ping(db)
+    assert time.monotonic() - started < 4
+    assert caught.value.retry_after_s == 5
+    assert caught.value.status == 503
