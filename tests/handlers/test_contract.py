@@ -185,6 +185,10 @@ class TestCreate:
         # Not 413: the body is read, and its description breaks the length rule.
         assert_error(api.post(tasks_path(user_id), body=body), 400, "validation_error", "description")
 
+    @pytest.mark.parametrize("body", ["[" * 60000, '{"a":' * 12000, '{"title": "x", "x": ' + "[" * 50000 + "}"])
+    def test_deeply_nested_json_is_invalid_json(self, api: InProcessApi, user_id: str, body: str) -> None:
+        assert_error(api.post(tasks_path(user_id), body=body), 400, "invalid_json")
+
     def test_oversized_body_that_is_not_json_is_413(self, api: InProcessApi, user_id: str) -> None:
         assert_error(api.post(tasks_path(user_id), body="{" * (MAX_BODY + 1)), 413, "payload_too_large")
 

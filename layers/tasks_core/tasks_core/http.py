@@ -50,6 +50,8 @@ def read_json_object(event: BaseProxyEvent, max_bytes: int = MAX_BODY_BYTES) -> 
         value = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidJson() from exc
+    except RecursionError as exc:  # 64 KiB of "[" nests deeper than the parser recurses
+        raise InvalidJson("request body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise InvalidJson()
     return value
@@ -67,6 +69,7 @@ _MESSAGES = {
     "bool_parsing": "must be true or false",
     "int_type": "must be an integer",
     "int_parsing": "must be a decimal integer",
+    "int_parsing_size": "is too large",
     "string_unicode": "must not contain unpaired surrogates",
     "string_too_long": "must be at most {max_length} characters",
     "string_too_short": "must be at least {min_length} characters",
