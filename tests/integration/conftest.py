@@ -13,7 +13,7 @@ from tasks_core.settings import DatabaseSettings
 
 def make_database(url: str) -> Database:
     """A Database of its own (its own connection), as one execution environment has."""
-    return Database(DatabaseSettings(url=SecretStr(url)), retry_after_s=5)
+    return Database(DatabaseSettings(auth="url", url=SecretStr(url)), retry_after_s=5)
 
 
 @pytest.fixture

@@ -10,7 +10,10 @@ from tasks_core.settings import Settings
 
 def test_defaults() -> None:
     settings = Settings.from_env({"DATABASE_URL": "postgresql://db/tasks"})
+    assert settings.database.auth == "url"
+    assert settings.database.url is not None
     assert settings.database.url.get_secret_value() == "postgresql://db/tasks"
+    assert settings.auth.enabled is False
     assert settings.database.connect_timeout_s == 3
     assert settings.retry_after_s == 5
 

@@ -10,18 +10,17 @@ RDS Proxy refuses; see migrations/0002_role_timeouts.sql.
 from __future__ import annotations
 
 import select
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import RowFactory
 
+from .credentials import Credentials, credentials_for
 from .errors import DatabaseUnavailable
 from .settings import DatabaseSettings
 
 Row = TypeVar("Row")
 Params = dict[str, Any]
-ConninfoProvider = Callable[[], str]
 
 
 def _peer_has_spoken(conn: psycopg.Connection[Any]) -> bool:
@@ -43,30 +42,39 @@ class Database:
         self,
         settings: DatabaseSettings,
         retry_after_s: int,
-        conninfo: ConninfoProvider | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._settings = settings
         self._retry_after_s = retry_after_s
-        # Where the connection string comes from: DATABASE_URL today, credentials from AWS
-        # (Secrets Manager, IAM tokens) plug in here.
-        self._conninfo = conninfo or settings.url.get_secret_value
+        self._credentials = credentials or credentials_for(settings)
         self._conn: psycopg.Connection[Any] | None = None
 
     def _connect(self) -> psycopg.Connection[Any]:
-        settings = self._settings
         try:
-            return psycopg.connect(
-                self._conninfo(),
-                autocommit=True,
-                prepare_threshold=None,
-                connect_timeout=settings.connect_timeout_s,
-                tcp_user_timeout=settings.tcp_user_timeout_ms,
-                keepalives=1,
-                keepalives_idle=30,
-                application_name=settings.application_name,
-            )
-        except psycopg.Error as exc:
+            return self._open()
+        except psycopg.OperationalError as exc:
+            # A rotated secret shows up as a failed connect: read it again, once.
+            if not self._credentials.refresh():
+                raise self._unavailable() from exc
+        try:
+            return self._open()
+        except psycopg.OperationalError as exc:
             raise self._unavailable() from exc
+
+    def _open(self) -> psycopg.Connection[Any]:
+        settings = self._settings
+        params = dict(self._credentials.connect_params())
+        return psycopg.connect(
+            params.pop("conninfo", ""),
+            autocommit=True,
+            prepare_threshold=None,
+            connect_timeout=settings.connect_timeout_s,
+            tcp_user_timeout=settings.tcp_user_timeout_ms,
+            keepalives=1,
+            keepalives_idle=30,
+            application_name=settings.application_name,
+            **params,
+        )
 
     def _unavailable(self) -> DatabaseUnavailable:
         return DatabaseUnavailable(self._retry_after_s)

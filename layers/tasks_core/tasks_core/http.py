@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,9 +22,10 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from .errors import ApiError, FieldError, InternalError, InvalidJson, PayloadTooLarge, ValidationFailed
+from .errors import ApiError, FieldError, Forbidden, InternalError, InvalidJson, PayloadTooLarge, ValidationFailed
 from .models import ErrorBody
 from .observability import logger
+from .settings import AuthSettings, get_settings
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -55,6 +56,21 @@ def read_json_object(event: BaseProxyEvent, max_bytes: int = MAX_BODY_BYTES) -> 
     if not isinstance(value, dict):
         raise InvalidJson()
     return value
+
+
+def authorize(event: Mapping[str, Any], user_id: str, auth: AuthSettings) -> None:
+    """With authorization on, the token's user claim must be the path's user: else Forbidden.
+
+    API Gateway's JWT authorizer has verified the token (signature, issuer, audience, expiry)
+    and passes its claims; a request without them is refused too.
+    """
+    if not auth.enabled:
+        return
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+    claim = claims.get(auth.user_id_claim)
+    if claim is None or str(claim) != user_id:
+        raise Forbidden()
 
 
 def _reject_constant(name: str) -> Any:
@@ -123,8 +139,9 @@ class ContractRequestValidation(OpenAPIRequestValidationMiddleware):
     body JSON, then body fields and query values.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, auth_settings: Callable[[], AuthSettings]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+        self._auth_settings = auth_settings
 
     def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
         route = app.context["_route"]
@@ -132,9 +149,11 @@ class ContractRequestValidation(OpenAPIRequestValidationMiddleware):
         app.context["_route_args"] = {
             name: unquote(value, errors="replace") for name, value in app.context["_route_args"].items()
         }
-        _, path_errors = _request_params_to_args(route.dependant.path_params, app.context["_route_args"])
+        path_values, path_errors = _request_params_to_args(route.dependant.path_params, app.context["_route_args"])
         if path_errors:
             raise RequestValidationError(path_errors)
+        if "user_id" in path_values:
+            authorize(app.current_event.raw_event, path_values["user_id"], self._auth_settings())
         if route.dependant.body_params:
             app.context[_BODY_KEY] = read_json_object(app.current_event)
         return super().handler(app, next_middleware)
@@ -147,9 +166,10 @@ class ContractRequestValidation(OpenAPIRequestValidationMiddleware):
 class TaskResolver(APIGatewayHttpResolver):
     """An HTTP API (payload 2.0) resolver with validation on and the contract's errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, auth_settings: Callable[[], AuthSettings] = lambda: get_settings().auth) -> None:
         super().__init__(enable_validation=True)
-        self._request_validation_middleware = ContractRequestValidation()
+        # Settings are read on the first request, not at import: importing a handler reads nothing.
+        self._request_validation_middleware = ContractRequestValidation(auth_settings)
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(ApiError)(self._api_error)
         self.exception_handler(Exception)(self._unexpected_error)

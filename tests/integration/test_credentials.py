@@ -1,0 +1,163 @@
+"""The AWS credential paths against a PostgreSQL that checks passwords: a Secrets Manager secret
+(moto) that is rotated under a warm connection, and IAM auth tokens made for every connect."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from moto import mock_aws
+from psycopg.conninfo import conninfo_to_dict
+
+from local.database import EmbeddedPostgres
+from tasks_core import repository
+from tasks_core.credentials import IamCredentials, SecretCredentials, UrlCredentials, boto3_token_source
+from tasks_core.db import Database
+from tasks_core.errors import DatabaseUnavailable
+from tasks_core.settings import AMAZON_TRUST_ROOTS, DatabaseSettings
+
+ROLE = "rotating_app"
+
+
+@pytest.fixture(scope="module")
+def password_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """An embedded server where ROLE must give its password (scram), everyone else is trusted."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pgauth"), delete_on_stop=True)
+    url = server.start()
+    with psycopg.connect(url, autocommit=True) as conn:
+        hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+        hba.write_text(f"local all {ROLE} scram-sha-256\n" + hba.read_text())
+        conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD 'first-password'")
+        conn.execute("SELECT pg_reload_conf()")
+    params = conninfo_to_dict(url)
+    try:
+        yield {"admin_url": url, "host": params["host"], "port": int(params.get("port") or 5432)}
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def secrets() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="eu-west-1")
+
+
+def secret_settings(server: dict[str, Any], arn: str, **overrides: Any) -> DatabaseSettings:
+    # TLS is on in the AWS modes; the embedded server has no TLS on its Unix socket, so the
+    # connection tests use `require`, which libpq does not enforce on a socket. verify-full
+    # with Amazon's roots is the default, checked below.
+    values: dict[str, Any] = {
+        "auth": "secret",
+        "host": server["host"],
+        "port": server["port"],
+        "name": "postgres",
+        "secret_arn": arn,
+        "sslmode": "require",
+        "region": "eu-west-1",
+        **overrides,
+    }
+    return DatabaseSettings(**values)
+
+
+def rds_secret(password: str) -> str:
+    """A secret shaped as RDS and its rotation functions store it."""
+    return json.dumps({"engine": "postgres", "username": ROLE, "password": password, "dbname": "postgres"})
+
+
+def test_secret_mode_connects_with_the_secrets_user_and_password(password_server: dict[str, Any], secrets: Any) -> None:
+    arn = secrets.create_secret(Name="tasks/db", SecretString=rds_secret("first-password"))["ARN"]
+    db = Database(secret_settings(password_server, arn), retry_after_s=5)
+    conn, _ = db.connection()
+    assert conn.execute("SELECT current_user").fetchone() == (ROLE,)
+    db.close()
+
+
+def test_rotated_password_does_not_break_a_warm_function(password_server: dict[str, Any], secrets: Any) -> None:
+    arn = secrets.create_secret(Name="tasks/rotating", SecretString=rds_secret("first-password"))["ARN"]
+    db = Database(secret_settings(password_server, arn), retry_after_s=5)
+    repository.ping(db)  # warm: the secret is cached
+
+    # Rotation: the database gets a new password, the secret its new value, and the old
+    # connection is closed (as the proxy or an idle timeout would).
+    with psycopg.connect(password_server["admin_url"], autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {ROLE} PASSWORD 'second-password'")
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (ROLE,))
+    secrets.put_secret_value(SecretId=arn, SecretString=rds_secret("second-password"))
+    time.sleep(0.05)
+
+    repository.ping(db)  # the cached password fails, the secret is read again, and it works
+    conn, _ = db.connection()
+    assert conn.info.password == "second-password"
+    db.close()
+
+
+def test_wrong_password_everywhere_is_503_not_a_loop(password_server: dict[str, Any], secrets: Any) -> None:
+    arn = secrets.create_secret(Name="tasks/wrong", SecretString=rds_secret("not-the-password"))["ARN"]
+    db = Database(secret_settings(password_server, arn), retry_after_s=5)
+    with pytest.raises(DatabaseUnavailable):
+        repository.ping(db)
+
+
+def test_secret_is_cached_between_connects(password_server: dict[str, Any], secrets: Any) -> None:
+    arn = secrets.create_secret(Name="tasks/cached", SecretString=rds_secret("first-password"))["ARN"]
+    credentials = SecretCredentials(secret_settings(password_server, arn))
+    first = credentials.connect_params()
+    secrets.put_secret_value(SecretId=arn, SecretString=rds_secret("changed-meanwhile"))
+    assert credentials.connect_params() == first  # no read until a connect fails
+    assert credentials.refresh() is True
+    assert credentials.connect_params()["password"] == "changed-meanwhile"
+    assert credentials.refresh() is False  # nothing changed since
+
+
+def test_aws_modes_use_tls_verified_against_amazons_roots() -> None:
+    settings = DatabaseSettings(
+        auth="iam", host="tasks.proxy-abc.eu-west-1.rds.amazonaws.com", name="tasks", user="app", region="eu-west-1"
+    )
+    params = IamCredentials(settings, token_source=lambda: "token").connect_params()
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == AMAZON_TRUST_ROOTS
+    roots = Path(AMAZON_TRUST_ROOTS).read_text()
+    assert roots.count("-----BEGIN CERTIFICATE-----") == 5
+    for name in ("Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4"):
+        assert f"# {name}\n" in roots
+
+
+def test_aws_modes_refuse_to_run_without_tls() -> None:
+    with pytest.raises(ValueError, match="need TLS"):
+        DatabaseSettings(auth="secret", host="h", name="n", secret_arn="arn", sslmode="disable")
+
+
+def test_iam_token_is_made_for_every_connect(password_server: dict[str, Any]) -> None:
+    with mock_aws():
+        settings = DatabaseSettings(
+            auth="iam",
+            host="tasks.proxy-abc.eu-west-1.rds.amazonaws.com",
+            port=5432,
+            name="tasks",
+            user="tasks_app",
+            region="eu-west-1",
+        )
+        credentials = IamCredentials(settings, token_source=boto3_token_source(settings))
+        first = credentials.connect_params()
+        time.sleep(1.1)  # the token's signature covers its time to the second
+        second = credentials.connect_params()
+    for params in (first, second):
+        token = params["password"]
+        assert token.startswith("tasks.proxy-abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect")
+        assert "DBUser=tasks_app" in token
+        assert "X-Amz-Signature=" in token
+        assert "X-Amz-Expires=900" in token
+        assert params["user"] == "tasks_app"
+        assert params["sslmode"] == "verify-full"
+    assert first["password"] != second["password"]
+
+
+def test_url_mode_passes_the_url_through() -> None:
+    settings = DatabaseSettings(url="postgresql://u@h/d")  # type: ignore[arg-type]
+    assert UrlCredentials(settings).connect_params() == {"conninfo": "postgresql://u@h/d"}

@@ -1,0 +1,53 @@
+"""Invoking handlers in a fresh Python process: a cold start with an environment of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from local.template import PROJECT_ROOT
+
+# Reads [[logical id, event], ...] on stdin; prints [{"response": ..., "seconds": ...}, ...].
+_SCRIPT = """
+import json, sys, time
+from local.context import LambdaContext
+from local.handlers import load_handler
+from local.template import load_functions
+functions = load_functions()
+results = []
+for logical_id, event in json.load(sys.stdin):
+    function = functions[logical_id]
+    started = time.monotonic()
+    response = load_handler(function)(event, LambdaContext(function.logical_id, 128, function.timeout_s))
+    results.append({"response": response, "seconds": time.monotonic() - started})
+sys.stdout.write("\\n" + json.dumps(results) + "\\n")
+"""
+
+
+def invoke_in_fresh_process(
+    calls: Sequence[tuple[str, dict[str, Any]]], env: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Run each (function, event) in one new process with `env` over this one's environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        input=json.dumps(list(calls)),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=PROJECT_ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcomes: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return outcomes
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """An event of events/."""
+    event: dict[str, Any] = json.loads((PROJECT_ROOT / "events" / name).read_text())
+    return event
