@@ -10,25 +10,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.database import EmbeddedPostgres, scratch_database
+from local.database import scratch_database
 from local.template import Function, load_functions
 from tasks_core.migrate import migrate
 from tests.support.api import InProcessApi
+from tests.support.postgres import embedded_postgres
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A PostgreSQL server: DATABASE_URL's if set, else an embedded one removed afterwards."""
     given = os.environ.get("DATABASE_URL")
     if given:
         yield given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pgdata"), delete_on_stop=True)
-    url = server.start()
-    try:
+    with embedded_postgres() as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,32 +14,33 @@ import psycopg
 import pytest
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict
+from pydantic import SecretStr
 
-from local.database import EmbeddedPostgres
 from tasks_core import repository
 from tasks_core.credentials import IamCredentials, SecretCredentials, UrlCredentials, boto3_token_source
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.settings import AMAZON_TRUST_ROOTS, DatabaseSettings
+from tests.support.postgres import embedded_postgres
 
 ROLE = "rotating_app"
 
 
 @pytest.fixture(scope="module")
-def password_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def password_server() -> Iterator[dict[str, Any]]:
     """An embedded server where ROLE must give its password (scram), everyone else is trusted."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pgauth"), delete_on_stop=True)
-    url = server.start()
+    with embedded_postgres() as url:
+        yield from _with_password_role(url)
+
+
+def _with_password_role(url: str) -> Iterator[dict[str, Any]]:
     with psycopg.connect(url, autocommit=True) as conn:
         hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
         hba.write_text(f"local all {ROLE} scram-sha-256\n" + hba.read_text())
         conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD 'first-password'")
         conn.execute("SELECT pg_reload_conf()")
     params = conninfo_to_dict(url)
-    try:
-        yield {"admin_url": url, "host": params["host"], "port": int(params.get("port") or 5432)}
-    finally:
-        server.stop()
+    yield {"admin_url": url, "host": params["host"], "port": int(params.get("port") or 5432)}
 
 
 @pytest.fixture
@@ -159,5 +160,5 @@ def test_iam_token_is_made_for_every_connect(password_server: dict[str, Any]) ->
 
 
 def test_url_mode_passes_the_url_through() -> None:
-    settings = DatabaseSettings(url="postgresql://u@h/d")  # type: ignore[arg-type]
+    settings = DatabaseSettings(url=SecretStr("postgresql://u@h/d"))
     assert UrlCredentials(settings).connect_params() == {"conninfo": "postgresql://u@h/d"}
