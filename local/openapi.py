@@ -36,6 +36,8 @@ def build_openapi() -> dict[str, Any]:
         title=TITLE, version=VERSION, description=DESCRIPTION, openapi_version="3.1.0", on_conflict="error"
     )
     for function in load_functions().values():
+        if not function.routes:
+            continue  # not behind the API (the migrations custom resource)
         resolver = load_module(function).app
         merge.add_schema(resolver.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True))
     document = merge.get_openapi_schema()

@@ -19,6 +19,9 @@ from samtranslator.yaml_helper import yaml_parse
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
+# Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy.
+LOCAL_PARAMETERS = {"DatabaseAuthMode": "url"}
+
 PSEUDO_PARAMETERS = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
@@ -108,7 +111,17 @@ class Resolver:
             "Fn::Not": lambda args: not self.resolve(args[0]),
             "Fn::And": lambda args: all(self.resolve(item) for item in args),
             "Fn::Or": lambda args: any(self.resolve(item) for item in args),
+            "Fn::Join": lambda args: str(args[0]).join(str(item) for item in self._list(args[1])),
+            "Fn::Select": lambda args: self._list(args[1])[int(self.resolve(args[0]))],
+            "Fn::Split": lambda args: str(self.resolve(args[1])).split(str(args[0])),
         }
+
+    def _list(self, value: Any) -> list[Any]:
+        """A list argument; a CommaDelimitedList parameter's value is a comma-separated string."""
+        resolved = self.resolve(value)
+        if isinstance(resolved, str):
+            return resolved.split(",") if resolved else []
+        return list(resolved or [])
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
@@ -146,7 +159,7 @@ def load_functions(
 ) -> dict[str, Function]:
     """Every AWS::Serverless::Function of the template, by logical id."""
     template = load_template(path)
-    resolver = Resolver(template, parameters)
+    resolver = Resolver(template, {**LOCAL_PARAMETERS, **(parameters or {})})
     function_globals = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, Function] = {}
     for logical_id, resource in (template.get("Resources") or {}).items():

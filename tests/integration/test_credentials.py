@@ -58,7 +58,7 @@ def secret_settings(server: dict[str, Any], arn: str, **overrides: Any) -> Datab
         "host": server["host"],
         "port": server["port"],
         "name": "postgres",
-        "secret_arn": arn,
+        "secret_id": arn,
         "sslmode": "require",
         "region": "eu-west-1",
         **overrides,
@@ -131,7 +131,7 @@ def test_aws_modes_use_tls_verified_against_amazons_roots() -> None:
 
 def test_aws_modes_refuse_to_run_without_tls() -> None:
     with pytest.raises(ValueError, match="need TLS"):
-        DatabaseSettings(auth="secret", host="h", name="n", secret_arn="arn", sslmode="disable")
+        DatabaseSettings(auth="secret", host="h", name="n", secret_id="arn", sslmode="disable")
 
 
 def test_iam_token_is_made_for_every_connect(password_server: dict[str, Any]) -> None:

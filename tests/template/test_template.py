@@ -40,6 +40,7 @@ def test_each_operation_has_its_own_function() -> None:
         "UpdateTaskFunction": ["PATCH", "PUT"],
         "DeleteTaskFunction": ["DELETE"],
         "HealthFunction": ["GET"],
+        "MigrateFunction": [],
     }
 
 
@@ -61,7 +62,8 @@ def test_function_runs_python313_on_arm64_with_the_layer(logical_id: str) -> Non
     assert properties.get("Architectures", globals_["Architectures"]) == ["arm64"]
     assert {"Ref": "TasksCoreLayer"} in properties.get("Layers", globals_["Layers"])
     assert properties.get("Tracing", globals_["Tracing"]) == "Active"
-    assert FUNCTIONS[logical_id].timeout_s < 30  # under API Gateway's integration timeout
+    if FUNCTIONS[logical_id].routes:
+        assert FUNCTIONS[logical_id].timeout_s < 30  # under API Gateway's integration timeout
 
 
 def test_layer_is_built_for_python313_from_its_folder() -> None:

@@ -72,15 +72,15 @@ class SecretCredentials:
     """
 
     def __init__(self, settings: DatabaseSettings, read_secret: SecretReader | None = None) -> None:
-        if settings.secret_arn is None:
-            raise ValueError("DB_SECRET_ARN is not set")
+        if settings.secret_id is None:
+            raise ValueError("DB_SECRET_ID is not set")
         self._settings = settings
-        self._secret_arn = settings.secret_arn
+        self._secret_id = settings.secret_id
         self._read = read_secret or powertools_secret_reader(settings.secret_max_age_s, settings.region)
         self._secret: dict[str, Any] | None = None
 
     def _load(self, force: bool) -> dict[str, Any]:
-        secret: dict[str, Any] = json.loads(self._read(self._secret_arn, force))
+        secret: dict[str, Any] = json.loads(self._read(self._secret_id, force))
         return secret
 
     def connect_params(self) -> ConnectParams:

@@ -14,6 +14,9 @@ from typing import Any
 
 import psycopg
 
+from .credentials import credentials_for
+from .settings import DatabaseSettings
+
 # An arbitrary constant that names this project's migration lock.
 MIGRATION_LOCK_KEY = 0x7461736B73  # "tasks"
 
@@ -63,6 +66,21 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> list[str]:
 
 
 def migrate(conninfo: str) -> list[str]:
-    """Connect, apply pending migrations, disconnect."""
+    """Connect with a connection string, apply pending migrations, disconnect."""
     with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
+        return apply_migrations(conn)
+
+
+def migrate_database(settings: DatabaseSettings) -> list[str]:
+    """Apply pending migrations to the configured database, with the API's own credentials."""
+    params = dict(credentials_for(settings).connect_params())
+    conninfo = params.pop("conninfo", "")
+    with psycopg.connect(
+        conninfo,
+        autocommit=True,
+        prepare_threshold=None,
+        connect_timeout=settings.connect_timeout_s,
+        application_name=f"{settings.application_name}-migrate",
+        **params,
+    ) as conn:
         return apply_migrations(conn)

@@ -38,7 +38,7 @@ class DatabaseSettings(BaseModel):
     port: int = Field(default=5432, ge=1, le=65535)
     name: str | None = None
     user: str | None = None
-    secret_arn: str | None = None
+    secret_id: str | None = None
     region: str | None = None
     sslmode: SslMode = "verify-full"
     sslrootcert: str = AMAZON_TRUST_ROOTS
@@ -53,7 +53,7 @@ class DatabaseSettings(BaseModel):
     def _complete_for_mode(self) -> Self:
         required: dict[AuthMode, tuple[str, ...]] = {
             "url": ("url",),
-            "secret": ("host", "name", "secret_arn"),
+            "secret": ("host", "name", "secret_id"),
             "iam": ("host", "name", "user", "region"),
         }
         missing = [field for field in required[self.auth] if not getattr(self, field)]
@@ -94,7 +94,7 @@ class Settings(BaseModel):
             "port": "DB_PORT",
             "name": "DB_NAME",
             "user": "DB_USER",
-            "secret_arn": "DB_SECRET_ARN",
+            "secret_id": "DB_SECRET_ID",
             "region": "AWS_REGION",
             "sslmode": "DB_SSLMODE",
             "sslrootcert": "DB_SSLROOTCERT",
