@@ -19,12 +19,13 @@ PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if "$$p" -c 'import sys, venv, ensurepip; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1; \
 	then echo "$$p"; break; fi; done)
 
-.PHONY: help venv run test lint format typecheck unit integration clean
+.PHONY: help venv run test lint format migrate clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
+	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
 	@echo "make format - apply ruff's formatting and fixes"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
@@ -54,6 +55,9 @@ test: lint
 
 run: venv
 	$(PY) -m local serve
+
+migrate: venv
+	$(PY) -m local.migrate
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

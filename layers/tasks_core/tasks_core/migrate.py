@@ -8,6 +8,7 @@ ends with the transaction.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -84,3 +85,11 @@ def migrate_database(settings: DatabaseSettings) -> list[str]:
         **params,
     ) as conn:
         return apply_migrations(conn)
+
+
+if __name__ == "__main__":
+    # `python -m tasks_core.migrate`: migrate the database the environment configures.
+    from .settings import get_settings
+
+    applied = migrate_database(get_settings().database)
+    sys.stdout.write("applied: " + (", ".join(applied) or "nothing, the schema is up to date") + "\n")

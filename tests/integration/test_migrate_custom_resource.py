@@ -1,0 +1,135 @@
+"""The migrations custom resource answers CloudFormation once, SUCCESS or FAILED with a reason,
+through a local HTTP server standing in for the pre-signed response URL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import psycopg
+import pytest
+
+from local.database import scratch_database
+from tests.support.fresh_process import invoke_in_fresh_process
+
+
+class ResponseUrl:
+    """Records the PUTs CloudFormation's pre-signed S3 URL would receive."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+        self.content_types: list[str | None] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers["Content-Length"])
+                recorder.answers.append(json.loads(self.rfile.read(length)))
+                recorder.content_types.append(self.headers.get("Content-Type"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response?X-Amz-Signature=abc"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def response_url() -> Iterator[ResponseUrl]:
+    recorder = ResponseUrl()
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    with scratch_database(server_url, prefix="tasks_cfn") as url:
+        yield url
+
+
+def request(kind: str, url: str, physical_id: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate",
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/tasks-api-dev/guid",
+        "RequestId": f"request-{kind.lower()}",
+        "LogicalResourceId": "DatabaseMigrations",
+        "ResourceType": "Custom::DatabaseMigrations",
+        "ResourceProperties": {"ServiceToken": "arn", "LayerVersion": "arn:aws:lambda:...:layer:tasks-core-dev:7"},
+    }
+    if physical_id:
+        event["PhysicalResourceId"] = physical_id
+    return event
+
+
+def run(events: list[dict[str, Any]], database_url: str) -> None:
+    invoke_in_fresh_process([("MigrateFunction", event) for event in events], {"DATABASE_URL": database_url})
+
+
+def test_create_update_delete(response_url: ResponseUrl, empty_database: str) -> None:
+    run(
+        [
+            request("Create", response_url.url),
+            request("Update", response_url.url, "tasks-api-database-migrations"),
+            request("Delete", response_url.url, "tasks-api-database-migrations"),
+        ],
+        empty_database,
+    )
+    create, update, delete = response_url.answers
+    assert create["Status"] == "SUCCESS"
+    assert create["Data"]["Applied"] == "0001_initial,0002_role_timeouts"
+    assert create["PhysicalResourceId"] == "tasks-api-database-migrations"
+    assert create["RequestId"] == "request-create"
+    assert create["LogicalResourceId"] == "DatabaseMigrations"
+    assert create["StackId"].endswith("stack/tasks-api-dev/guid")
+    assert update["Status"] == "SUCCESS"
+    assert update["Data"]["Applied"] == "none"
+    assert delete["Status"] == "SUCCESS"
+    assert response_url.content_types == ["", "", ""]  # what the pre-signed URL was signed for
+    with psycopg.connect(empty_database) as conn:  # Delete left the data alone
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+
+
+def test_failing_migration_reports_failed_with_its_reason(response_url: ResponseUrl, empty_database: str) -> None:
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tasks (id int)")  # 0001_initial cannot create it
+    run([request("Create", response_url.url)], empty_database)
+    [answer] = response_url.answers
+    assert answer["Status"] == "FAILED"
+    assert "DuplicateTable" in answer["Reason"]
+    assert "tasks" in answer["Reason"]
+
+
+def test_unreachable_database_reports_failed(response_url: ResponseUrl) -> None:
+    run([request("Create", response_url.url)], "postgresql://postgres@/postgres?host=/nonexistent-socket-dir")
+    [answer] = response_url.answers
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"]
+
+
+def test_a_function_about_to_time_out_still_answers(response_url: ResponseUrl) -> None:
+    # An action that outlasts the function's time: the guard answers FAILED before the timeout.
+    from local.context import LambdaContext
+    from tasks_core.custom_resource import run_custom_resource
+
+    def stuck(event: dict[str, Any]) -> dict[str, Any]:
+        threading.Event().wait(2)
+        return {}
+
+    context = LambdaContext("migrate", 128, timeout_s=10.5)  # 0.5 s left after the 10 s margin
+    run_custom_resource(request("Create", response_url.url), context, stuck, physical_id="p")
+    [answer] = response_url.answers
+    assert answer["Status"] == "FAILED"
+    assert "timed out" in answer["Reason"]
