@@ -1,0 +1,315 @@
+"""template.yaml deployed to moto's CloudFormation: what each function gets, and no more.
+
+CloudFormation runs AWS::LanguageExtensions and the SAM transform before it creates anything;
+here SAM CLI's local LanguageExtensions and the SAM translator do that, then moto creates the
+stack. moto has no HTTP API (ApiGatewayV2) and cannot run the migrations custom resource, so
+those are left out; everything else is created and checked.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
+from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
+from samtranslator.translator.transform import transform
+
+from local.template import PROJECT_ROOT, load_template
+
+# moto's CloudFormation has no alarms; they are checked in the template instead.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+Alarm")
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+BUCKET = "tasks-api-artifacts"
+API_FUNCTIONS = [
+    "CreateTaskFunction",
+    "ListTasksFunction",
+    "GetTaskFunction",
+    "UpdateTaskFunction",
+    "DeleteTaskFunction",
+    "HealthFunction",
+]
+NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::")
+
+IAM_MODE = {
+    "Stage": "test",
+    "DatabaseAuthMode": "iam",
+    "ProxyEndpoint": "tasks.proxy-abc123.eu-west-1.rds.amazonaws.com",
+    "ProxyResourceId": "prx-0123456789abcdef0",
+    "DatabaseUser": "tasks_app",
+    "SubnetIds": "subnet-aaa,subnet-bbb",
+    "SecurityGroupIds": "sg-123",
+    "AuthEnabled": "true",
+    "JwtIssuer": "https://issuer.example.com",
+    "JwtAudience": "tasks-client",
+    "ReservedConcurrency": "15",
+}
+SECRET_MODE = {
+    "Stage": "test",
+    "DatabaseAuthMode": "secret",
+    "ProxyEndpoint": "tasks.proxy-abc123.eu-west-1.rds.amazonaws.com",
+    "DatabaseSecretName": "tasks/db/app",
+}
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def zipped(folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            archive.write(path, path.relative_to(PROJECT_ROOT / folder))
+    return buffer.getvalue()
+
+
+def packaged(template: dict[str, Any], s3: Any) -> dict[str, Any]:
+    """What `sam package` does: code folders become S3 objects."""
+    template = copy.deepcopy(template)
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                s3.put_object(Bucket=BUCKET, Key=logical_id, Body=zipped(properties[key]))
+                properties[key] = f"s3://{BUCKET}/{logical_id}"
+    return template
+
+
+def translate(parameters: dict[str, str], s3: Any) -> dict[str, Any]:
+    """LanguageExtensions, then the SAM transform, with the parameters and their defaults."""
+    template = load_template()
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    values.update(parameters)
+    pseudo = PseudoParameterValues(region=REGION, account_id=ACCOUNT)
+    expanded = process_template_for_sam_cli(template, values, pseudo)
+    expanded["Transform"] = "AWS::Serverless-2016-10-31"
+    translated: dict[str, Any] = transform(packaged(expanded, s3), values, _NoManagedPolicies())
+    return translated
+
+
+def deployable(parameters: dict[str, str], s3: Any) -> dict[str, Any]:
+    """The template as CloudFormation would create it, minus what moto cannot create."""
+    translated = translate(parameters, s3)
+    resources = translated["Resources"]
+    removed = {key for key, value in resources.items() if value["Type"].startswith(NOT_IN_MOTO)}
+    while removed & resources.keys():
+        for logical_id in removed & resources.keys():
+            del resources[logical_id]
+        # What refers to a removed resource goes too (the API's invoke permissions, its 5xx alarm).
+        removed |= {key for key, value in resources.items() if any(_refers(value, name) for name in removed)}
+    for resource in resources.values():
+        if resource.get("DependsOn"):
+            depends = [resource["DependsOn"]] if isinstance(resource["DependsOn"], str) else resource["DependsOn"]
+            resource["DependsOn"] = [name for name in depends if name in resources]
+    return translated
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield {
+            "s3": s3,
+            "cloudformation": boto3.client("cloudformation", region_name=REGION),
+            "lambda": boto3.client("lambda", region_name=REGION),
+            "iam": boto3.client("iam", region_name=REGION),
+        }
+
+
+def create_stack_from(aws: dict[str, Any], template: dict[str, Any], parameters: dict[str, str]) -> dict[str, str]:
+    """Create the stack from a translated template; return physical ids by logical id."""
+    cloudformation = aws["cloudformation"]
+    cloudformation.create_stack(
+        StackName="tasks-api-test",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="tasks-api-test")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    summaries = cloudformation.list_stack_resources(StackName="tasks-api-test")["StackResourceSummaries"]
+    return {summary["LogicalResourceId"]: summary["PhysicalResourceId"] for summary in summaries}
+
+
+def role_policies(
+    aws: dict[str, Any], template: dict[str, Any], physical: dict[str, str], logical_id: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The managed policy ARNs of a function's role, and the statements it is allowed.
+
+    moto's CloudFormation creates roles without attaching their managed policies, so the role is
+    read from the template and each customer policy from what moto created for it.
+    """
+    role_id = template["Resources"][logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]["Properties"]
+    arns: list[str] = []
+    statements: list[dict[str, Any]] = []
+    for entry in role.get("ManagedPolicyArns", []):
+        if isinstance(entry, str):
+            arns.append(entry)  # AWS managed: logs, X-Ray, VPC access
+            continue
+        arn = physical[entry["Ref"]]
+        arns.append(arn)
+        version = aws["iam"].get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = aws["iam"].get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        statements.extend(document["Statement"])
+    for policy in role.get("Policies", []):
+        statements.extend(policy["PolicyDocument"]["Statement"])
+    return arns, statements
+
+
+def test_iam_mode_stack(aws: dict[str, Any]) -> None:
+    template = deployable(IAM_MODE, aws["s3"])
+    physical = create_stack_from(aws, template, IAM_MODE)
+    # moto creates the layer but does not attach layers to functions: the wiring is checked in
+    # the template CloudFormation receives.
+    [layer_id] = [key for key, value in template["Resources"].items() if value["Type"] == "AWS::Lambda::LayerVersion"]
+    layer = template["Resources"][layer_id]["Properties"]
+    assert layer["LayerName"] == "tasks-core-test"
+    assert layer["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["CompatibleArchitectures"] == ["arm64"]
+    assert len(aws["lambda"].list_layers()["Layers"]) == 1
+    for logical_id in [*API_FUNCTIONS, "MigrateFunction"]:
+        assert template["Resources"][logical_id]["Properties"]["Layers"] == [{"Ref": layer_id}]
+        config = aws["lambda"].get_function(FunctionName=physical[logical_id])["Configuration"]
+        assert config["Handler"] == "app.lambda_handler"
+        assert config["Runtime"] == "python3.13"
+        properties = template["Resources"][logical_id]["Properties"]
+        assert properties["Architectures"] == ["arm64"]  # moto reports its default, x86_64
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert config["VpcConfig"]["SubnetIds"] == ["subnet-aaa", "subnet-bbb"]
+        assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-123"]
+        environment = config["Environment"]["Variables"]
+        assert environment["DB_AUTH_MODE"] == "iam"
+        assert environment["DB_HOST"] == IAM_MODE["ProxyEndpoint"]
+        assert environment["DB_USER"] == "tasks_app"
+        assert environment["DB_NAME"] == "tasks"
+        assert environment["AUTH_ENABLED"] == "true"
+        assert environment["AUTH_USER_ID_CLAIM"] == "sub"
+        assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "TasksApi"
+        assert "DATABASE_URL" not in environment
+        assert "DB_SECRET_ID" not in environment
+
+        arns, statements = role_policies(aws, template, physical, logical_id)
+        assert any(arn.endswith("service-role/AWSLambdaBasicExecutionRole") for arn in arns)
+        assert any(arn.endswith("AWSXrayWriteOnlyAccess") for arn in arns)
+        assert any(arn.endswith("AWSLambdaVPCAccessExecutionRole") for arn in arns)
+        data_access = [s for s in statements if any(a.startswith(("rds-db:", "secretsmanager:")) for a in _actions(s))]
+        assert data_access == [
+            {
+                "Effect": "Allow",
+                "Action": "rds-db:connect",
+                "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:prx-0123456789abcdef0/tasks_app",
+            }
+        ]
+    for logical_id in API_FUNCTIONS:
+        concurrency = aws["lambda"].get_function_concurrency(FunctionName=physical[logical_id])
+        assert concurrency["ReservedConcurrentExecutions"] == 15
+
+
+def test_secret_mode_stack(aws: dict[str, Any]) -> None:
+    template = deployable(SECRET_MODE, aws["s3"])
+    physical = create_stack_from(aws, template, SECRET_MODE)
+    for logical_id in API_FUNCTIONS:
+        config = aws["lambda"].get_function(FunctionName=physical[logical_id])["Configuration"]
+        environment = config["Environment"]["Variables"]
+        assert environment["DB_AUTH_MODE"] == "secret"
+        assert environment["DB_SECRET_ID"] == "tasks/db/app"
+        assert "DB_USER" not in environment
+        assert environment["AUTH_ENABLED"] == "false"
+        assert not config.get("VpcConfig", {}).get("SubnetIds")  # no subnets given: no VPC
+        _, statements = role_policies(aws, template, physical, logical_id)
+        data_access = [s for s in statements if any(a.startswith(("rds-db:", "secretsmanager:")) for a in _actions(s))]
+        assert data_access == [
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tasks/db/app-??????",
+            }
+        ]
+
+
+def test_no_data_access_on_a_wildcard_resource(aws: dict[str, Any]) -> None:
+    for parameters in (IAM_MODE, SECRET_MODE):
+        template = deployable(parameters, aws["s3"])
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::IAM::ManagedPolicy":
+                continue
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                assert "*" not in json.dumps(statement["Resource"])
+
+
+def test_auth_switch_puts_the_jwt_authorizer_on_task_routes_only(aws: dict[str, Any]) -> None:
+    for auth, parameters in (("true", IAM_MODE), ("false", {**IAM_MODE, "AuthEnabled": "false"})):
+        translated = translate(parameters, aws["s3"])
+        body = translated["Resources"]["TasksApi"]["Properties"]["Body"]
+        schemes = body.get("components", {}).get("securitySchemes", {})
+        for path, operations in body["paths"].items():
+            for method, operation in operations.items():
+                security = operation.get("security", [])
+                if auth == "false":
+                    assert not [s for s in security if "JwtAuthorizer" in s], (path, method)
+                elif path == "/health":
+                    assert not [s for s in security if "JwtAuthorizer" in s]
+                else:
+                    assert {"JwtAuthorizer": []} in security, (path, method)
+        if auth == "true":
+            authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+            assert authorizer["type"] == "jwt"
+            assert authorizer["jwtConfiguration"]["issuer"] == "https://issuer.example.com"
+            assert authorizer["jwtConfiguration"]["audience"] == ["tasks-client"]
+        else:
+            assert "JwtAuthorizer" not in schemes
+
+
+def test_operations_alarms_logs_and_access_logs(aws: dict[str, Any]) -> None:
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:tasks-alarms"
+    template = translate({**SECRET_MODE, "AlarmTopicArn": topic, "LogRetentionDays": "90"}, aws["s3"])
+    resources = template["Resources"]
+    alarms = {key: value["Properties"] for key, value in resources.items() if value["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {
+        "Api5xxRateAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "FunctionP99DurationAlarm",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [topic]
+    metric_names = {
+        metric["MetricStat"]["Metric"]["MetricName"]
+        for alarm in alarms.values()
+        for metric in alarm["Metrics"]
+        if "MetricStat" in metric
+    }
+    assert metric_names == {"5xx", "Count", "Errors", "Throttles", "Duration"}
+    for logical_id in [*API_FUNCTIONS, "MigrateFunction"]:
+        log_group = resources[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert int(resources[log_group]["Properties"]["RetentionInDays"]) == 90
+    stage = next(value for value in resources.values() if value["Type"] == "AWS::ApiGatewayV2::Stage")
+    access_logs = stage["Properties"]["AccessLogSettings"]
+    assert json.loads(access_logs["Format"].replace("\n", ""))["requestId"] == "$context.requestId"
+    log_groups = [value for value in resources.values() if value["Type"] == "AWS::Logs::LogGroup"]
+    assert all(int(group["Properties"]["RetentionInDays"]) == 90 for group in log_groups)
+    assert len(log_groups) == 8  # seven functions and the API's access log
+
+
+def _refers(resource: dict[str, Any], name: str) -> bool:
+    text = json.dumps({key: value for key, value in resource.items() if key != "DependsOn"})
+    return any(pattern in text for pattern in (f'{{"Ref": "{name}"}}', f'["{name}", ', f"${{{name}}}", f"${{{name}."))
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement.get("Action", [])
+    return [actions] if isinstance(actions, str) else list(actions)
