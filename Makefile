@@ -8,6 +8,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -18,14 +19,20 @@ PYTHON_CANDIDATES := $(foreach v,3.13 3.12 3.11,python$(v) $(sort $(wildcard $(P
 PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if "$$p" -c 'import sys, venv, ensurepip; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1; \
 	then echo "$$p"; break; fi; done)
+# `sam build` builds the layer for the template's runtime, python3.13, with a python3.13 on PATH.
+PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13)); do \
+	if "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; \
+	then command -v "$$p"; break; fi; done)
+TEMPLATES := template.yaml infra/database.yaml
 
-.PHONY: help venv run test lint format migrate clean
+.PHONY: help venv run test lint format migrate validate clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
+	@echo "make validate - cfn-lint, sam validate --lint, checkov and sam build on the templates"
 	@echo "make format - apply ruff's formatting and fixes"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
@@ -50,7 +57,25 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found" >&2; exit 1; }
+	rm -rf $(CHECKOV_VENV)
+	"$(PYTHON)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+validate: venv $(CHECKOV_VENV)/.installed
+	$(BIN)/cfn-lint $(TEMPLATES)
+	@# LanguageExtensions (template.yaml's Fn::If on the API's Auth) expanded as CloudFormation would.
+	SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(BIN)/sam validate --lint --template-file template.yaml
+	SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(BIN)/sam validate --template-file template.yaml --region us-east-1
+	$(BIN)/sam validate --lint --template-file infra/database.yaml
+	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet $(addprefix -f ,$(TEMPLATES))
+	@if [ -n "$(PYTHON313)" ]; then \
+		PATH="$$(dirname $(PYTHON313)):$$PATH" $(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build --cached --cache-dir .aws-sam/cache; \
+	else echo "sam build skipped: no python3.13 on this machine (Lambda's runtime)"; fi
+
+test: lint validate
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 run: venv
@@ -60,4 +85,4 @@ migrate: venv
 	$(PY) -m local.migrate
 
 clean:
-	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache
