@@ -76,7 +76,9 @@ validate: venv $(CHECKOV_VENV)/.installed
 	else echo "sam build skipped: no python3.13 on this machine (Lambda's runtime)"; fi
 
 test: lint validate
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
+	@# The data path again through PgBouncer in transaction mode, which pools like RDS Proxy.
+	TASKS_TEST_POOLER=pgbouncer $(BIN)/pytest -n 2 tests/integration tests/handlers
 
 run: venv
 	$(PY) -m local serve

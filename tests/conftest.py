@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,6 +14,7 @@ from local.database import scratch_database
 from local.template import Function, load_functions
 from tasks_core.migrate import migrate
 from tests.support.api import InProcessApi
+from tests.support.pgbouncer import pgbouncer, through
 from tests.support.postgres import embedded_postgres
 
 
@@ -29,11 +30,24 @@ def server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    """A migrated scratch database, dropped at the end of the session."""
+def pooled(server_url: str) -> Iterator[Callable[[str], str]]:
+    """How the API reaches a database of the server: directly, or through PgBouncer in
+    transaction mode when TASKS_TEST_POOLER=pgbouncer (`make test` runs both)."""
+    if os.environ.get("TASKS_TEST_POOLER") != "pgbouncer":
+        yield lambda url: url
+        return
+    with pgbouncer(server_url) as port:
+        yield lambda url: through(url, port)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, pooled: Callable[[str], str]) -> Iterator[str]:
+    """A migrated scratch database, dropped at the end of the session, as the API reaches it."""
     with scratch_database(server_url) as url:
+        # Directly: role defaults (0002) apply to sessions opened after it, and a pooler keeps
+        # the server connections it already has (RDS Proxy too: see the README).
         migrate(url)
-        yield url
+        yield pooled(url)
 
 
 @pytest.fixture(scope="session")

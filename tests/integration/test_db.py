@@ -16,18 +16,31 @@ from tests.integration.conftest import make_database
 
 
 def backend_pid(db: Database) -> int:
+    """The server process serving the connection now (asked, as a pooler fakes the startup pid)."""
     conn, _ = db.connection()
-    return int(conn.info.backend_pid)
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-def test_connection_is_opened_lazily_and_reused(database_url: str) -> None:
+def test_connection_is_opened_on_first_use() -> None:
+    db = make_database("postgresql://postgres@/postgres?host=/nonexistent-socket-dir")  # no error yet
+    with pytest.raises(DatabaseUnavailable):
+        repository.ping(db)
+
+
+def test_connection_is_reused(database_url: str) -> None:
     db = make_database(database_url)
-    assert db._conn is None
     repository.ping(db)
-    first = backend_pid(db)
+    first, fresh = db.connection()
+    assert fresh is False  # opened by the ping
     for _ in range(10):
         repository.ping(db)
-    assert backend_pid(db) == first
+    again, fresh = db.connection()
+    # The same client connection; behind a pooler the server backend may change, not this.
+    assert again is first
+    assert fresh is False
+    assert again.pgconn.socket == first.pgconn.socket
     db.close()
 
 
@@ -55,12 +68,12 @@ def test_role_timeouts_apply_to_new_sessions(db: Database) -> None:
 
 @pytest.mark.parametrize("operation", ["read", "create"])
 def test_next_request_after_the_server_closed_the_connection_succeeds(
-    database_url: str, user_id: str, operation: str
+    database_url: str, server_url: str, user_id: str, operation: str
 ) -> None:
     db = make_database(database_url)
     repository.ping(db)
     victim = backend_pid(db)
-    with psycopg.connect(database_url, autocommit=True) as admin:
+    with psycopg.connect(server_url, autocommit=True) as admin:  # directly, not through a pooler
         assert admin.execute("SELECT pg_terminate_backend(%s)", (victim,)).fetchone() == (True,)
     time.sleep(0.05)  # the FATAL message reaches the socket
     if operation == "read":

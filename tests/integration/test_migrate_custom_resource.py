@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -53,9 +53,9 @@ def response_url() -> Iterator[ResponseUrl]:
 
 
 @pytest.fixture
-def empty_database(server_url: str) -> Iterator[str]:
+def empty_database(server_url: str, pooled: Callable[[str], str]) -> Iterator[str]:
     with scratch_database(server_url, prefix="tasks_cfn") as url:
-        yield url
+        yield pooled(url)
 
 
 def request(kind: str, url: str, physical_id: str | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -13,9 +13,9 @@ from tasks_core.migrate import available_migrations, migrate
 
 
 @pytest.fixture
-def empty_database(server_url: str) -> Iterator[str]:
+def empty_database(server_url: str, pooled: Callable[[str], str]) -> Iterator[str]:
     with scratch_database(server_url, prefix="tasks_migrate") as url:
-        yield url
+        yield pooled(url)
 
 
 def tables(url: str) -> set[str]:

@@ -1,0 +1,43 @@
+"""The database goes away and comes back: requests answer 503 quickly meanwhile, and the same
+execution environment recovers on its own, without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from local.database import EmbeddedPostgres
+from tasks_core import repository
+from tasks_core.errors import DatabaseUnavailable
+from tasks_core.migrate import migrate
+from tasks_core.models import TaskCreate
+from tests.integration.conftest import make_database
+
+
+def test_database_down_then_back(user_id: str) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tasks-pg-restart-"))
+    server = EmbeddedPostgres(folder / "data")  # kept on stop, so it can start again
+    try:
+        url = server.start()
+        migrate(url)
+        db = make_database(url)
+        created = repository.create_task(db, user_id, TaskCreate(title="before the outage"))
+
+        server.stop()
+        for _ in range(3):  # every request, not only the first, answers fast
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable):
+                repository.get_task(db, user_id, created.id)
+            assert time.monotonic() - started < 3.5  # the connect timeout (3 s), not the function's 10 s
+
+        assert server.start() == url
+        assert repository.get_task(db, user_id, created.id) == created
+        assert repository.create_task(db, user_id, TaskCreate(title="after")).title == "after"
+        db.close()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
