@@ -84,8 +84,10 @@ Timestamp = Annotated[
 ]
 
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128)]
-TaskId = Annotated[int, BeforeValidator(decimal_digits), Field(ge=1, le=TASK_ID_MAX)]
-ListLimit = Annotated[int, BeforeValidator(decimal_digits), Field(ge=1, le=LIST_LIMIT_MAX)]
+# Bounds before the BeforeValidator: after it, pydantic writes them into the JSON schema as
+# `ge`/`le` (not JSON Schema keywords), and the OpenAPI document allowed any integer.
+TaskId = Annotated[int, Field(ge=1, le=TASK_ID_MAX), BeforeValidator(decimal_digits)]
+ListLimit = Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX), BeforeValidator(decimal_digits)]
 CompletedFilter = Annotated[bool, BeforeValidator(true_or_false)]
 
 _BODY_CONFIG = ConfigDict(strict=True, extra="forbid")
