@@ -5,8 +5,10 @@ database per session, migrated; the functions of template.yaml pointed at it.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,18 +19,21 @@ from tests.support.api import InProcessApi
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A PostgreSQL server: DATABASE_URL's if set, else an embedded one removed afterwards."""
     given = os.environ.get("DATABASE_URL")
     if given:
         yield given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pgdata"), delete_on_stop=True)
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
+    # Not under pytest's temporary folder: every pytest session of the same user resets that
+    # folder to mode 0700, which locks the postgres user out of a server another session runs.
+    with tempfile.TemporaryDirectory(prefix="tasks-pgdata-") as folder:
+        server = EmbeddedPostgres(Path(folder), delete_on_stop=True)
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
