@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -62,7 +63,12 @@ def stop_like_ctrl_c(server: LocalServer, data_dir: Path) -> None:
 
 
 def test_tasks_survive_a_restart_and_nothing_is_left_running(tmp_path: Path, user_id: str) -> None:
-    data_dir = tmp_path / "pgdata"
+    # Outside pytest's temporary folder, as tests/conftest.py explains.
+    with tempfile.TemporaryDirectory(prefix="tasks-make-run-") as folder:
+        restart_and_check(tmp_path, Path(folder) / "pgdata", user_id)
+
+
+def restart_and_check(tmp_path: Path, data_dir: Path, user_id: str) -> None:
     with make_run(tmp_path / "first.log", data_dir) as server:
         api = server.api()
         created = [api.post(f"/users/{user_id}/tasks", {"title": f"t{i}"}).json() for i in range(3)]
