@@ -1,6 +1,6 @@
 """The HTTP front end: API Gateway (HTTP API, payload 2.0) in front of the function pools.
 
-Requests are parsed with h11, routed with the template's routes, turned into payload 2.0
+Requests are parsed by `http11`, routed with the template's routes, turned into payload 2.0
 events, and handed to the function's pool; the function's result becomes the HTTP response
 by API Gateway's rules. What API Gateway itself answers (unknown routes, CORS preflights,
 function errors, timeouts, oversized requests) is answered here the same way.
@@ -12,16 +12,16 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
+import json
 import os
-import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 
-import h11
-
-from . import cors
+from . import cors, http11
 from .docs import ApiDocs
 from .events import HttpResponse, Router, build_event, to_http_response
 from .pool import FunctionPool, Status
@@ -32,12 +32,10 @@ NOT_FOUND = HttpResponse(404, JSON, b'{"message":"Not Found"}')
 INTERNAL_SERVER_ERROR = HttpResponse(500, JSON, b'{"message":"Internal Server Error"}')
 SERVICE_UNAVAILABLE = HttpResponse(503, JSON, b'{"message":"Service Unavailable"}')
 TOO_LARGE = HttpResponse(413, JSON, b'{"message":"Request Entity Too Large"}')
-BAD_REQUEST = HttpResponse(400, JSON, b'{"message":"Bad Request"}')
 
 # HTTP API accepts request bodies up to 10 MB; Lambda accepts events up to 6 MB.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_EVENT_BODY_BYTES = 6 * 1024 * 1024
-READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,15 @@ class Request:
     source_ip: str
     http_version: str
     port: int
+
+
+@functools.lru_cache(maxsize=2)
+def _date_of_second(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def _http_date() -> str:
+    return _date_of_second(int(time.time()))
 
 
 def apigw_request_id() -> str:
@@ -96,7 +103,7 @@ class Gateway:
         """The response API Gateway would send for this request."""
         request_id = apigw_request_id()
         response = await self._respond(request, request_id)
-        headers = [*response.headers, ("date", formatdate(usegmt=True)), ("apigw-requestid", request_id)]
+        headers = [*response.headers, ("date", _http_date()), ("apigw-requestid", request_id)]
         return HttpResponse(response.status, headers, response.body)
 
     async def _respond(self, request: Request, request_id: str) -> HttpResponse:
@@ -171,7 +178,6 @@ class Gateway:
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve the requests of one connection (keep-alive) until it closes."""
-        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         peer = writer.get_extra_info("peername")
         source_ip = str(peer[0]) if isinstance(peer, tuple) else "127.0.0.1"
         sockname = writer.get_extra_info("sockname")
@@ -179,17 +185,33 @@ class Gateway:
         self._connections.add(writer)
         try:
             while True:
-                request = await self._read_request(connection, reader, writer, source_ip, port)
-                if request is None:
+                try:
+                    head = await http11.read_head(reader)
+                    if head is None:
+                        break
+                    body = await http11.read_body(head, reader, writer, MAX_REQUEST_BYTES)
+                except http11.BadRequest as exc:
+                    answer = TOO_LARGE if isinstance(exc, http11.BodyTooLarge) else _plain(exc.status)
+                    writer.write(http11.encode_response(answer.status, answer.headers, answer.body, keep_alive=False))
+                    await writer.drain()
                     break
-                response = request if isinstance(request, HttpResponse) else await self.handle(request)
-                head = isinstance(request, Request) and request.method == "HEAD"
-                self._send(connection, writer, response, head=head)
+                request = Request(head.method, head.target, head.headers, body, source_ip, head.http_version, port)
+                response = await self.handle(request)
+                if not http11.can_carry(response.headers):
+                    response = INTERNAL_SERVER_ERROR  # header names or values HTTP cannot carry
+                writer.write(
+                    http11.encode_response(
+                        response.status,
+                        response.headers,
+                        response.body,
+                        keep_alive=head.keep_alive,
+                        head=head.method == "HEAD",
+                    )
+                )
                 await writer.drain()
-                if connection.our_state is h11.MUST_CLOSE or isinstance(request, HttpResponse):
+                if not head.keep_alive:
                     break
-                connection.start_next_cycle()
-        except (ConnectionError, h11.ProtocolError):
+        except ConnectionError:
             pass
         finally:
             self._connections.discard(writer)
@@ -197,78 +219,8 @@ class Gateway:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _read_request(
-        self,
-        connection: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        source_ip: str,
-        port: int,
-    ) -> Request | HttpResponse | None:
-        """The next request; an error response to send before closing; None at the end."""
-        head: h11.Request | None = None
-        body: list[bytes] = []
-        size = 0
-        while True:
-            try:
-                event = connection.next_event()
-            except h11.RemoteProtocolError:
-                return BAD_REQUEST if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE) else None
-            if event is h11.NEED_DATA:
-                if connection.they_are_waiting_for_100_continue:
-                    writer.write(connection.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
-                connection.receive_data(await reader.read(READ_SIZE))
-            elif isinstance(event, h11.Request):
-                head = event
-            elif isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > MAX_REQUEST_BYTES:
-                    return TOO_LARGE
-                body.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage) and head is not None:
-                return Request(
-                    method=head.method.decode("ascii").upper(),
-                    target=head.target.decode("latin-1"),
-                    headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers],
-                    body=b"".join(body),
-                    source_ip=source_ip,
-                    http_version=head.http_version.decode("ascii"),
-                    port=port,
-                )
-            else:  # ConnectionClosed, or PAUSED at the end
-                return None
 
-    @staticmethod
-    def _send(connection: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse, *, head: bool) -> None:
-        """Write the response (without its body for HEAD)."""
-        if not _can_carry(response.headers):
-            response = INTERNAL_SERVER_ERROR  # header names or values HTTP cannot carry: the integration's error
-        headers = list(response.headers)
-        if response.status not in (204, 304):
-            headers.append(("content-length", str(len(response.body))))
-        body = b"" if head or response.status in (204, 304) else response.body
-        writer.write(
-            (
-                connection.send(
-                    h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status))
-                )
-                or b""
-            )
-            + (connection.send(h11.Data(data=body)) if body else b"")
-            + (connection.send(h11.EndOfMessage()) or b"")
-        )
-
-
-_TOKEN = re.compile(r"^[-!#$%&'*+.^_`|~0-9A-Za-z]+$")
-_FIELD_VALUE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
-
-
-def _can_carry(headers: list[tuple[str, str]]) -> bool:
-    return all(_TOKEN.match(name) and _FIELD_VALUE.match(value) for name, value in headers)
+def _plain(status: int) -> HttpResponse:
+    """API Gateway's JSON error body for a status it answers itself."""
+    message = HTTPStatus(status).phrase
+    return HttpResponse(status, JSON, json.dumps({"message": message}, separators=(",", ":")).encode())

@@ -258,8 +258,7 @@ class FunctionPool:
             fields.append(f"Status: {outcome.status.value if outcome.status is Status.TIMEOUT else 'error'}")
             if outcome.status is Status.CRASH and outcome.error:
                 fields.append(f"Error Type: {outcome.error['errorType']}")
-        emit(f"END RequestId: {request_id}")
-        emit("\t".join(fields))
+        emit(f"END RequestId: {request_id}\n" + "\t".join(fields))
 
     def _init_failed(self, request_id: str, exc: InitFailed) -> Outcome:
         error_type = exc.error.get("errorType", "Runtime.Unknown")
