@@ -43,7 +43,9 @@ CHECKS = ",".join(
 )
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(product_server: LocalServer) -> None:
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    product_server: LocalServer, tmp_path: Path
+) -> None:
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
@@ -61,6 +63,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(product_serv
             "2",
             "--no-color",
         ],
+        cwd=tmp_path,  # where schemathesis keeps its own files
         capture_output=True,
         text=True,
         timeout=300,
