@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +55,19 @@ def _parser() -> argparse.ArgumentParser:
 
     invoke_cmd = commands.add_parser("invoke", parents=[common], help="invoke one function once")
     invoke_cmd.add_argument("function", help="logical id of the function, e.g. CreateTaskFunction")
-    invoke_cmd.add_argument("--event", "-e", default="-", help="event JSON file, or - for stdin (default)")
+    invoke_cmd.add_argument("--event", "-e", help="event JSON file, or - for stdin (default: {})")
     return parser
 
 
-def _read_event(source: str) -> Any:
+def _read_event(source: str | None) -> Any:
+    if source is None:
+        return {}
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     return json.loads(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; the process's exit status."""
-    # pgserver asks platformdirs for a runtime folder it does not use for its socket.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = _parser().parse_args(argv)
     database_url = os.environ.get("DATABASE_URL") or None
     if args.command == "serve":

