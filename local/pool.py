@@ -98,6 +98,10 @@ class Worker:
                 stdout=stdout,
                 stderr=stdout,
             )
+        except OSError as exc:
+            ours.close()
+            error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"cannot start the worker: {exc}"}
+            raise InitFailed(error, 0.0) from exc
         except BaseException:
             ours.close()
             raise
