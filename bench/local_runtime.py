@@ -129,48 +129,58 @@ class RawClient:
         return rest[:length]
 
 
-def overhead(database_url: str, requests: int) -> None:
-    """Gateway overhead: the same warm request over HTTP and as a direct in-process call, interleaved."""
-    server = serve(database_url, "--no-reload")  # it applies the migrations
-    functions = load_functions(parameters={"DatabaseUrl": database_url})
+def compare(port: int, template: Path, parameters: dict[str, str], path: str, requests: int) -> None:
+    """The same warm request over HTTP and as a direct in-process call, interleaved; print both."""
+    functions = load_functions(template, parameters=parameters)
     for function in functions.values():
         os.environ.update(function.environment)
-    router = Router(all_routes(functions))
+    match = Router(all_routes(functions)).match("GET", path)
+    assert match is not None
+    function = functions[match.route.function]
+    handler = load_handler(function)
+    client = RawClient(port)
+    http_s: list[float] = []
+    direct_s: list[float] = []
+    # The handler's own log lines go to a file on both sides (the worker's go to the server log).
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        for index in range(200 + requests):  # the first 200 warm both sides up
+            started = time.perf_counter()
+            client.get(path)
+            over_http = time.perf_counter() - started
+            event = build_event(method="GET", raw_path=path, match=match)
+            context = LambdaContext(function.logical_id, function.memory_mb, function.timeout_s)
+            started = time.perf_counter()
+            handler(event, context)
+            direct = time.perf_counter() - started
+            if index >= 200:
+                http_s.append(over_http)
+                direct_s.append(direct)
+    for name, values in (("over HTTP", http_s), ("in-process handler", direct_s)):
+        line = ", ".join(f"p{int(q * 100)} {percentile(values, q) * 1000:.3f} ms" for q in (0.5, 0.9, 0.99))
+        print(f"GET {match.route.path} {name}: {line}")
+    # Target: under 1 ms at p50.
+    overhead_ms = (statistics.median(http_s) - statistics.median(direct_s)) * 1000
+    print(f"gateway overhead p50, {function.logical_id}: {overhead_ms:.3f} ms")
+
+
+def overhead(database_url: str, requests: int) -> None:
+    """Gateway overhead for a product function (with its database query) and a trivial one."""
+    server = serve(database_url, "--no-reload")  # it applies the migrations
     try:
-        client = RawClient(server.port)
         connection = http.client.HTTPConnection("127.0.0.1", server.port)
         connection.request("POST", "/users/bench/tasks", body='{"title": "bench"}')
         task_id = re.search(rb'"id":(\d+)', connection.getresponse().read())
         connection.close()
         assert task_id is not None
         path = f"/users/bench/tasks/{int(task_id.group(1))}"
-        match = router.match("GET", path)
-        assert match is not None
-        function = functions[match.route.function]
-        handler = load_handler(function)
-        http_s: list[float] = []
-        direct_s: list[float] = []
-        # The handler's own log lines go to a file on both sides (the worker's go to the server log).
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            for index in range(200 + requests):  # the first 200 warm both sides up
-                started = time.perf_counter()
-                client.get(path)
-                over_http = time.perf_counter() - started
-                event = build_event(method="GET", raw_path=path, match=match)
-                context = LambdaContext(function.logical_id, function.memory_mb, function.timeout_s)
-                started = time.perf_counter()
-                handler(event, context)
-                direct = time.perf_counter() - started
-                if index >= 200:
-                    http_s.append(over_http)
-                    direct_s.append(direct)
+        compare(server.port, PROJECT_ROOT / "template.yaml", {"DatabaseUrl": database_url}, path, requests)
     finally:
         server.stop()
-    for name, values in (("over HTTP", http_s), ("in-process handler", direct_s)):
-        line = ", ".join(f"p{int(q * 100)} {percentile(values, q) * 1000:.3f} ms" for q in (0.5, 0.9, 0.99))
-        print(f"GET {match.route.path} {name}: {line}")
-    # Target: under 1 ms at p50.
-    print(f"gateway overhead p50: {(statistics.median(http_s) - statistics.median(direct_s)) * 1000:.3f} ms")
+    server = serve(database_url, "--no-reload", "--template", str(FIXTURES / "template.yaml"))
+    try:
+        compare(server.port, FIXTURES / "template.yaml", {}, "/shape/object", requests)
+    finally:
+        server.stop()
 
 
 async def _load(port: int, path: str, concurrency: int, seconds: float) -> int:
