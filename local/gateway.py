@@ -33,6 +33,8 @@ INTERNAL_SERVER_ERROR = HttpResponse(500, JSON, b'{"message":"Internal Server Er
 SERVICE_UNAVAILABLE = HttpResponse(503, JSON, b'{"message":"Service Unavailable"}')
 TOO_LARGE = HttpResponse(413, JSON, b'{"message":"Request Entity Too Large"}')
 
+# Set by API Gateway, whatever the client sent.
+FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
 # HTTP API accepts request bodies up to 10 MB; Lambda accepts events up to 6 MB.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_EVENT_BODY_BYTES = 6 * 1024 * 1024
@@ -126,7 +128,7 @@ class Gateway:
                 method=request.method,
                 raw_path=raw_path,
                 raw_query=raw_query,
-                headers=[*request.headers, *forwarded],
+                headers=[*(pair for pair in request.headers if pair[0] not in FORWARDED), *forwarded],
                 body=request.body,
                 match=match,
                 source_ip=request.source_ip,

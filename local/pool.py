@@ -116,6 +116,9 @@ class Worker:
             init_ms = (asyncio.get_running_loop().time() - started) * 1000
             error = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during init: {exc!r}"}
             raise InitFailed(error, init_ms) from exc
+        except BaseException:
+            process.kill()  # cancelled (the server is stopping): leave nothing running
+            raise
         if not ready["ready"]:
             await worker.stop(kill=True)
             raise InitFailed(ready["error"], (asyncio.get_running_loop().time() - started) * 1000)

@@ -80,6 +80,12 @@ class TestEvent:
         assert event["isBase64Encoded"] is True
         assert base64.b64decode(event["body"]) == payload
 
+    def test_forwarded_for_extends_a_proxys(self, probe: HttpApi) -> None:
+        headers = {"x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https"}
+        event = echoed(probe.get("/echo/proxied", headers=headers))["event"]
+        assert event["headers"]["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+        assert event["headers"]["x-forwarded-proto"] == "http"
+
     def test_no_body_no_query_no_cookies(self, probe: HttpApi) -> None:
         event = echoed(probe.get("/echo/plain"))["event"]
         for absent in ("body", "queryStringParameters", "cookies"):
