@@ -61,7 +61,8 @@ async def serve(options: ServeOptions, database_url: str) -> None:
         for name, function in functions.items()
     }
     docs = ApiDocs(options.template)
-    gateway = Gateway(functions, pools, load_cors(options.template, {"DatabaseUrl": database_url}), docs)
+    cors = load_cors(options.template, {"DatabaseUrl": database_url, **options.parameters})
+    gateway = Gateway(functions, pools, cors, docs)
     server = await asyncio.start_server(gateway.serve_connection, options.host, options.port)
     port = server.sockets[0].getsockname()[1]
     base = f"http://{options.host}:{port}"
