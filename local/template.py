@@ -40,6 +40,10 @@ class Route:
     path: str
     function: str
     event: str
+    # The HttpApi resource serving the route (SAM's implicit one when the event names none).
+    api: str = "ServerlessHttpApi"
+    # The integration timeout (the event's TimeoutInMillis; HTTP API's maximum, 30 s, by default).
+    timeout_ms: int = 30000
 
     @property
     def route_key(self) -> str:
@@ -60,6 +64,8 @@ class Function:
     environment: dict[str, str]
     reserved_concurrency: int | None
     routes: list[Route] = field(default_factory=list)
+    # What Lambda mounts at /opt/python: the ContentUri of each of the function's layers.
+    layers: list[Path] = field(default_factory=list)
 
     @property
     def module_path(self) -> Path:
@@ -73,11 +79,47 @@ class Function:
         return self.handler.rsplit(".", 1)[1]
 
 
+@dataclass(frozen=True)
+class Cors:
+    """An HttpApi's CorsConfiguration, as API Gateway applies it."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    @classmethod
+    def from_template(cls, value: Any) -> Cors | None:
+        """The configuration SAM makes of `CorsConfiguration` (`true` allows everything)."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls(allow_origins=("*",), allow_methods=("*",), allow_headers=("*",))
+
+        def names(key: str) -> tuple[str, ...]:
+            return tuple(str(item) for item in value.get(key) or ())
+
+        max_age = value.get("MaxAge")
+        return cls(
+            allow_origins=names("AllowOrigins"),
+            allow_methods=tuple(method.upper() for method in names("AllowMethods")),
+            allow_headers=tuple(header.lower() for header in names("AllowHeaders")),
+            expose_headers=tuple(header.lower() for header in names("ExposeHeaders")),
+            max_age=None if max_age is None else int(max_age),
+            allow_credentials=bool(value.get("AllowCredentials", False)),
+        )
+
+
 class Resolver:
     """Resolves the intrinsics a local run can know."""
 
     def __init__(self, template: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> None:
         self.values: dict[str, Any] = dict(PSEUDO_PARAMETERS)
+        # Ref of a resource is its physical id; locally, a resource is named by its logical id.
+        for name in template.get("Resources") or {}:
+            self.values[name] = name
         for name, spec in (template.get("Parameters") or {}).items():
             if "Default" in spec:
                 self.values[name] = spec["Default"]
@@ -168,9 +210,15 @@ def load_functions(
         properties = resolver.resolve(_merged(function_globals, resource.get("Properties") or {}))
         variables = ((properties.get("Environment") or {}).get("Variables")) or {}
         routes = [
-            Route(str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]), logical_id, name)
+            _route(logical_id, name, event.get("Properties") or {})
             for name, event in (properties.get("Events") or {}).items()
             if event.get("Type") == "HttpApi"
+        ]
+        resources = template.get("Resources") or {}
+        layers = [
+            (path.parent / str(resources[layer]["Properties"]["ContentUri"])).resolve()
+            for layer in properties.get("Layers") or []
+            if isinstance(layer, str) and resources.get(layer, {}).get("Type") == "AWS::Serverless::LayerVersion"
         ]
         functions[logical_id] = Function(
             logical_id=logical_id,
@@ -186,8 +234,41 @@ def load_functions(
                 else None
             ),
             routes=routes,
+            layers=layers,
         )
     return functions
+
+
+def _route(function: str, event: str, properties: Mapping[str, Any]) -> Route:
+    # An HttpApi event without Method or Path is the catch-all `$default` route; this runtime
+    # mounts it as ANY /{proxy+}.
+    return Route(
+        method=str(properties.get("Method", "ANY")).upper().replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
+        path=str(properties.get("Path", "/{proxy+}")),
+        function=function,
+        event=event,
+        api=str(properties.get("ApiId") or "ServerlessHttpApi"),
+        timeout_ms=int(properties.get("TimeoutInMillis") or 30000),
+    )
+
+
+def load_cors(path: Path = TEMPLATE_PATH, parameters: Mapping[str, str] | None = None) -> dict[str, Cors]:
+    """The CORS configuration of each HttpApi that has one (Globals apply), by logical id."""
+    template = load_template(path)
+    resolver = Resolver(template, parameters)
+    api_globals = (template.get("Globals") or {}).get("HttpApi") or {}
+    apis = {
+        name: resource.get("Properties") or {}
+        for name, resource in (template.get("Resources") or {}).items()
+        if resource.get("Type") == "AWS::Serverless::HttpApi"
+    }
+    apis.setdefault("ServerlessHttpApi", {})  # the implicit API of events that name none
+    found: dict[str, Cors] = {}
+    for name, properties in apis.items():
+        cors = Cors.from_template(resolver.resolve(_merged(api_globals, properties)).get("CorsConfiguration"))
+        if cors is not None:
+            found[name] = cors
+    return found
 
 
 def all_routes(functions: Mapping[str, Function]) -> list[Route]:

@@ -11,7 +11,7 @@ from local.template import load_functions
 def test_committed_openapi_matches_the_code() -> None:
     expected = render(build_openapi())
     assert OPENAPI_PATH.read_text(encoding="utf-8") == expected, (
-        "openapi.json is out of date: run `.venv/bin/python -m local.openapi` and commit it"
+        "openapi.json is out of date: run `.venv/bin/python -m local.openapi --write` and commit it"
     )
 
 

@@ -1,0 +1,101 @@
+"""Command line of the local runtime: `python -m local serve` and `python -m local invoke`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .database import DEFAULT_DATA_DIR, dev_database
+from .invoke import invoke
+from .output import emit, use_stream
+from .server import ServeOptions, load, serve
+from .template import TEMPLATE_PATH
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected Name=Value, got {pair!r}")
+        parameters[name] = value
+    return parameters
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--template", "-t", type=Path, default=TEMPLATE_PATH, help="SAM template (template.yaml)")
+    common.add_argument(
+        "--env-vars", "-n", type=Path, help="JSON overrides of environment variables (sam local format)"
+    )
+    common.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="Name=Value", help="template parameter values"
+    )
+    common.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded PostgreSQL's data folder")
+
+    serve_cmd = commands.add_parser("serve", parents=[common], help="serve the API over HTTP")
+    serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address (HOST)")
+    serve_cmd.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "3000")), help="port, 0 for any (PORT)"
+    )
+    serve_cmd.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=4,
+        help="workers per function without ReservedConcurrentExecutions (default 4)",
+    )
+    serve_cmd.add_argument("--no-reload", action="store_true", help="do not reload code on change")
+
+    invoke_cmd = commands.add_parser("invoke", parents=[common], help="invoke one function once")
+    invoke_cmd.add_argument("function", help="logical id of the function, e.g. CreateTaskFunction")
+    invoke_cmd.add_argument("--event", "-e", help="event JSON file, or - for stdin (default: {})")
+    return parser
+
+
+def _read_event(source: str | None) -> Any:
+    if source is None:
+        return {}
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; the process's exit status."""
+    args = _parser().parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL") or None
+    if args.command == "serve":
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            template=args.template.resolve(),
+            env_vars=args.env_vars,
+            parameters=_parameters(args.parameter_overrides),
+            max_concurrency=args.max_concurrency,
+            reload=not args.no_reload,
+        )
+        with dev_database(args.data_dir, database_url) as url:
+            asyncio.run(serve(options, url))
+        return 0
+    use_stream(sys.stderr)
+    event = _read_event(args.event)
+    options = ServeOptions(
+        template=args.template.resolve(), env_vars=args.env_vars, parameters=_parameters(args.parameter_overrides)
+    )
+    with dev_database(args.data_dir, database_url) as url:
+        functions = load(options, url)
+        if args.function not in functions:
+            emit(f"No function {args.function} in {options.template}; there are: {', '.join(functions)}")
+            return 2
+        ok = asyncio.run(invoke(functions[args.function], event))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""`python -m local serve`: the whole API of a template on one machine.
+
+Starts the database (the embedded PostgreSQL, or DATABASE_URL), applies the migrations, mounts
+each HttpApi route of the template on its function's worker pool, serves HTTP, reloads code on
+change, and on Ctrl-C or SIGTERM stops the server, the workers and the database it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .docs import ApiDocs
+from .environment import apply_overrides, read_env_vars_file
+from .gateway import Gateway
+from .output import emit
+from .pool import FunctionPool
+from .reload import watch
+from .template import TEMPLATE_PATH, Function, load_cors, load_functions
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What `serve` was asked for."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    template: Path = TEMPLATE_PATH
+    env_vars: Path | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    max_concurrency: int = 4
+    reload: bool = True
+
+
+def load(options: ServeOptions, database_url: str) -> dict[str, Function]:
+    """The template's functions, pointed at the database, with the overrides file applied."""
+    parameters = {"DatabaseUrl": database_url, **options.parameters}
+    functions = load_functions(options.template, parameters=parameters)
+    if options.env_vars is not None:
+        functions, ignored = apply_overrides(functions, read_env_vars_file(options.env_vars))
+        for name in ignored:
+            emit(f"Ignored {name} from {options.env_vars}: the template does not declare it")
+    return functions
+
+
+def _print_routes(functions: Mapping[str, Function], base: str) -> None:
+    for name, function in functions.items():
+        for route in function.routes:
+            emit(f"Mounting {name} at {base}{route.path} [{route.method}]")
+    emit(f"Mounting docs at {base}/docs and {base}/openapi.json")
+
+
+async def serve(options: ServeOptions, database_url: str) -> None:
+    """Serve until SIGINT or SIGTERM, then stop everything this started."""
+    functions = load(options, database_url)
+    pools = {
+        name: FunctionPool(function, function.reserved_concurrency or options.max_concurrency)
+        for name, function in functions.items()
+    }
+    docs = ApiDocs(options.template)
+    cors = load_cors(options.template, {"DatabaseUrl": database_url, **options.parameters})
+    gateway = Gateway(functions, pools, cors, docs)
+    server = await asyncio.start_server(gateway.serve_connection, options.host, options.port)
+    port = server.sockets[0].getsockname()[1]
+    base = f"http://{options.host}:{port}"
+    _print_routes(functions, base)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def reload(names: set[str], changed: list[Path]) -> None:
+        shown = ", ".join(str(path.name) for path in changed[:3])
+        emit(f"Reloading {', '.join(sorted(names))} after a change to {shown}")
+        docs.invalidate()
+        await asyncio.gather(*(pools[name].reload() for name in names))
+
+    watcher = asyncio.create_task(watch(functions, reload, stop)) if options.reload else None
+    emit(f"Running on {base} (Ctrl-C to stop)")
+    await stop.wait()
+    emit("Stopping")
+    server.close()
+    gateway.close_connections()
+    await asyncio.gather(*(pool.close() for pool in pools.values()))
+    await server.wait_closed()
+    if watcher is not None:
+        await watcher

@@ -1,0 +1,47 @@
+"""The whole contract of API.md again, over real HTTP through the local gateway.
+
+The classes are the handler contract tests themselves; tests/e2e/conftest.py gives them an
+`api` that is an HTTP client of `python -m local serve`, so the contract is written once.
+"""
+
+from __future__ import annotations
+
+from tests.e2e.server import HttpApi
+from tests.handlers.test_contract import (
+    TestCreate,
+    TestDelete,
+    TestGet,
+    TestList,
+    TestOrderOfChecks,
+    TestPathParameters,
+    TestUpdate,
+    test_health,
+    update_method,
+)
+from tests.support.contract import assert_error
+
+__all__ = [
+    "TestCreate",
+    "TestDelete",
+    "TestGet",
+    "TestList",
+    "TestOrderOfChecks",
+    "TestPathParameters",
+    "TestUpdate",
+    "test_health",
+    "update_method",
+]
+
+
+def test_request_id_is_the_api_gateway_request_id(api: HttpApi, user_id: str) -> None:
+    response = api.get(f"/users/{user_id}/tasks/1")
+    body = assert_error(response, 404, "not_found")
+    assert body["request_id"] == response.header("apigw-requestid")
+
+
+def test_unknown_route_and_method_are_api_gateways_404(api: HttpApi, user_id: str) -> None:
+    for method, path in (("GET", "/nope"), ("DELETE", f"/users/{user_id}/tasks"), ("POST", "/health")):
+        response = api.request(method, path)
+        assert response.status == 404
+        assert response.json() == {"message": "Not Found"}
+        assert response.header("content-type") == "application/json"
