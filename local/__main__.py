@@ -1,4 +1,4 @@
-"""Command line of the local runtime: `python -m local serve` and `python -m local invoke`."""
+"""Command line of the local runtime: `python -m local serve`, `invoke` and `token`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from .database import DEFAULT_DATA_DIR, dev_database
 from .invoke import invoke
+from .jwt_auth import load_api_auth, mint_token
 from .output import emit, use_stream
 from .server import ServeOptions, load, serve
 from .template import TEMPLATE_PATH
@@ -52,11 +53,34 @@ def _parser() -> argparse.ArgumentParser:
         help="workers per function without ReservedConcurrentExecutions (default 4)",
     )
     serve_cmd.add_argument("--no-reload", action="store_true", help="do not reload code on change")
+    serve_cmd.add_argument(
+        "--jwks", type=Path, help="JWKS file the JWT authorizer verifies tokens with (default: the development key)"
+    )
 
     invoke_cmd = commands.add_parser("invoke", parents=[common], help="invoke one function once")
     invoke_cmd.add_argument("function", help="logical id of the function, e.g. CreateTaskFunction")
     invoke_cmd.add_argument("--event", "-e", help="event JSON file, or - for stdin (default: {})")
+
+    token_cmd = commands.add_parser(
+        "token", parents=[common], help="mint a token the JWT authorizer accepts, signed with the development key"
+    )
+    token_cmd.add_argument("user_id", help="the user the token is for")
+    token_cmd.add_argument("--claim", default="sub", help="the claim holding the user id (default sub)")
+    token_cmd.add_argument("--expires-in", type=int, default=3600, help="seconds until it expires (default 3600)")
     return parser
+
+
+def _token(args: argparse.Namespace) -> int:
+    use_stream(sys.stderr)  # stdout carries the token alone
+    parameters = {"AuthEnabled": "true", **_parameters(args.parameter_overrides)}
+    authorizers = [
+        a for api in load_api_auth(args.template.resolve(), parameters).values() for a in api.authorizers.values()
+    ]
+    if not authorizers:
+        emit(f"{args.template} has no JWT authorizer to mint a token for")
+        return 2
+    sys.stdout.write(mint_token(args.user_id, authorizers[0], claim=args.claim, expires_in_s=args.expires_in) + "\n")
+    return 0
 
 
 def _read_event(source: str | None) -> Any:
@@ -69,6 +93,8 @@ def _read_event(source: str | None) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; the process's exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "token":
+        return _token(args)
     database_url = os.environ.get("DATABASE_URL") or None
     if args.command == "serve":
         options = ServeOptions(
@@ -79,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             parameters=_parameters(args.parameter_overrides),
             max_concurrency=args.max_concurrency,
             reload=not args.no_reload,
+            jwks=args.jwks,
         )
         with dev_database(args.data_dir, database_url) as url:
             asyncio.run(serve(options, url))

@@ -24,6 +24,7 @@ from http import HTTPStatus
 from . import cors, http11
 from .docs import ApiDocs
 from .events import HttpResponse, Router, build_event, to_http_response
+from .jwt_auth import ApiAuth, JwtAuthorizer, TokenVerifier, Unauthorized, route_authorizer
 from .pool import FunctionPool, Status
 from .template import Cors, Function, Route, all_routes
 
@@ -32,6 +33,10 @@ NOT_FOUND = HttpResponse(404, JSON, b'{"message":"Not Found"}')
 INTERNAL_SERVER_ERROR = HttpResponse(500, JSON, b'{"message":"Internal Server Error"}')
 SERVICE_UNAVAILABLE = HttpResponse(503, JSON, b'{"message":"Service Unavailable"}')
 TOO_LARGE = HttpResponse(413, JSON, b'{"message":"Request Entity Too Large"}')
+# What an HttpApi JWT authorizer answers for a missing, malformed, expired or foreign token.
+UNAUTHORIZED = HttpResponse(
+    401, [*JSON, ("www-authenticate", 'Bearer error="invalid_token"')], b'{"message":"Unauthorized"}'
+)
 
 # Set by API Gateway, whatever the client sent.
 FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
@@ -67,6 +72,18 @@ def apigw_request_id() -> str:
     return base64.b64encode(os.urandom(11)).decode()
 
 
+@dataclass(frozen=True)
+class GatewayAuth:
+    """The template's JWT authorizers and the keys their tokens are verified with."""
+
+    apis: Mapping[str, ApiAuth]
+    verifier: TokenVerifier
+
+    def authorizer_for(self, route: Route) -> JwtAuthorizer | None:
+        """The authorizer guarding a route, if any."""
+        return route_authorizer(route, self.apis)
+
+
 class Gateway:
     """Routes requests to the functions' pools, as API Gateway routes them to Lambda."""
 
@@ -76,8 +93,10 @@ class Gateway:
         pools: Mapping[str, FunctionPool],
         cors_by_api: Mapping[str, Cors],
         docs: ApiDocs | None = None,
+        auth: GatewayAuth | None = None,
     ) -> None:
         self.functions = dict(functions)
+        self.auth = auth
         self.pools = dict(pools)
         self.cors_by_api = dict(cors_by_api)
         self.docs = docs
@@ -123,6 +142,14 @@ class Gateway:
         elif len(request.body) > MAX_EVENT_BODY_BYTES:
             response = TOO_LARGE
         else:
+            authorizer = self.auth.authorizer_for(match.route) if self.auth is not None else None
+            if authorizer is not None and self.auth is not None:
+                try:
+                    context = self.auth.verifier.verify(first, authorizer)
+                except Unauthorized:
+                    return cors.apply(api_cors, first, UNAUTHORIZED) if api_cors is not None else UNAUTHORIZED
+            else:
+                context = None
             forwarded = self._forwarded_headers(request, first)
             event = build_event(
                 method=request.method,
@@ -135,6 +162,7 @@ class Gateway:
                 request_id=request_id,
                 domain_name=first.get("host", "localhost").rsplit(":", 1)[0] or "localhost",
                 protocol=f"HTTP/{request.http_version}",
+                authorizer=context,
             )
             response = await self._integrate(match.route, event)
         return cors.apply(api_cors, first, response) if api_cors is not None else response

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import signal
 import socket
 import sys
@@ -160,6 +161,10 @@ class FunctionPool:
     function: Function
     limit: int
     stdout: int | None = None  # where workers write (None: this process's stdout and stderr)
+    # Cold starts at once. In AWS every environment has CPU of its own; here they share the
+    # machine's, and a burst of simultaneous imports would run past Lambda's 10 s init limit.
+    # A request beyond this waits for the first worker that is free, starting or warm.
+    max_starting: int = field(default_factory=lambda: os.cpu_count() or 2)
     generation: int = 0
     _idle: list[Worker] = field(default_factory=list)
     _busy: set[Worker] = field(default_factory=set)
@@ -174,7 +179,7 @@ class FunctionPool:
 
     async def _acquire(self) -> Worker:
         async with self._changed:
-            while not self._idle and self.size >= self.limit:
+            while not self._idle and (self.size >= self.limit or self._starting >= self.max_starting):
                 await self._changed.wait()
             if self._idle:
                 worker = self._idle.pop()  # the most recently used: the warmest
@@ -191,6 +196,7 @@ class FunctionPool:
         async with self._changed:
             self._starting -= 1
             self._busy.add(worker)
+            self._changed.notify_all()  # another cold start may begin
         return worker
 
     async def _release(self, worker: Worker, *, reusable: bool) -> None:

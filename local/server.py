@@ -8,6 +8,7 @@ change, and on Ctrl-C or SIGTERM stops the server, the workers and the database 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from .docs import ApiDocs
 from .environment import apply_overrides, read_env_vars_file
-from .gateway import Gateway
+from .gateway import Gateway, GatewayAuth
+from .jwt_auth import TokenVerifier, dev_jwks, load_api_auth
 from .output import emit
 from .pool import FunctionPool
 from .reload import watch
@@ -33,6 +35,8 @@ class ServeOptions:
     parameters: Mapping[str, str] = field(default_factory=dict)
     max_concurrency: int = 4
     reload: bool = True
+    # The key set JWT authorizers verify tokens with; None: the development key.
+    jwks: Path | None = None
 
 
 def load(options: ServeOptions, database_url: str) -> dict[str, Function]:
@@ -44,6 +48,21 @@ def load(options: ServeOptions, database_url: str) -> dict[str, Function]:
         for name in ignored:
             emit(f"Ignored {name} from {options.env_vars}: the template does not declare it")
     return functions
+
+
+def gateway_auth(options: ServeOptions) -> GatewayAuth | None:
+    """The JWT authorizers of the template as configured, or None when it has none."""
+    apis = load_api_auth(options.template, options.parameters)
+    if not apis:
+        return None
+    keys = json.loads(options.jwks.read_text(encoding="utf-8")) if options.jwks else dev_jwks()
+    for name, api in apis.items():
+        for authorizer in api.authorizers.values():
+            emit(
+                f"JWT authorizer {authorizer.name} on {name}: issuer {authorizer.issuer}, "
+                f"audience {', '.join(authorizer.audiences)}; keys from {options.jwks or 'the development key'}"
+            )
+    return GatewayAuth(apis, TokenVerifier(keys))
 
 
 def _print_routes(functions: Mapping[str, Function], base: str) -> None:
@@ -62,7 +81,7 @@ async def serve(options: ServeOptions, database_url: str) -> None:
     }
     docs = ApiDocs(options.template)
     cors = load_cors(options.template, {"DatabaseUrl": database_url, **options.parameters})
-    gateway = Gateway(functions, pools, cors, docs)
+    gateway = Gateway(functions, pools, cors, docs, gateway_auth(options))
     server = await asyncio.start_server(gateway.serve_connection, options.host, options.port)
     port = server.sockets[0].getsockname()[1]
     base = f"http://{options.host}:{port}"

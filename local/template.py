@@ -19,8 +19,14 @@ from samtranslator.yaml_helper import yaml_parse
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
-# Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy.
-LOCAL_PARAMETERS = {"DatabaseAuthMode": "url"}
+# Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy; with the JWT
+# authorizer on, tokens come from `python -m local token`, for this issuer and audience unless
+# the parameters say otherwise.
+LOCAL_PARAMETERS = {
+    "DatabaseAuthMode": "url",
+    "JwtIssuer": "https://tasks-api.local/",
+    "JwtAudience": "tasks-api-local",
+}
 
 PSEUDO_PARAMETERS = {
     "AWS::Region": "us-east-1",
@@ -44,6 +50,8 @@ class Route:
     api: str = "ServerlessHttpApi"
     # The integration timeout (the event's TimeoutInMillis; HTTP API's maximum, 30 s, by default).
     timeout_ms: int = 30000
+    # The event's Auth.Authorizer ("NONE" for none); None means the API's DefaultAuthorizer.
+    authorizer: str | None = None
 
     @property
     def route_key(self) -> str:
@@ -249,25 +257,35 @@ def _route(function: str, event: str, properties: Mapping[str, Any]) -> Route:
         event=event,
         api=str(properties.get("ApiId") or "ServerlessHttpApi"),
         timeout_ms=int(properties.get("TimeoutInMillis") or 30000),
+        authorizer=(properties.get("Auth") or {}).get("Authorizer"),
     )
 
 
 def load_cors(path: Path = TEMPLATE_PATH, parameters: Mapping[str, str] | None = None) -> dict[str, Cors]:
     """The CORS configuration of each HttpApi that has one (Globals apply), by logical id."""
     template = load_template(path)
-    resolver = Resolver(template, parameters)
-    api_globals = (template.get("Globals") or {}).get("HttpApi") or {}
-    apis = {
-        name: resource.get("Properties") or {}
-        for name, resource in (template.get("Resources") or {}).items()
-        if resource.get("Type") == "AWS::Serverless::HttpApi"
-    }
-    apis.setdefault("ServerlessHttpApi", {})  # the implicit API of events that name none
+    resolver = Resolver(template, {**LOCAL_PARAMETERS, **(parameters or {})})
     found: dict[str, Cors] = {}
-    for name, properties in apis.items():
-        cors = Cors.from_template(resolver.resolve(_merged(api_globals, properties)).get("CorsConfiguration"))
+    for name, properties in merged_globals(template, "HttpApi").items():
+        cors = Cors.from_template(resolver.resolve(properties).get("CorsConfiguration"))
         if cors is not None:
             found[name] = cors
+    return found
+
+
+def merged_globals(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Properties of every AWS::Serverless::<kind> with Globals applied (unresolved), by logical id.
+
+    For HttpApi this includes SAM's implicit `ServerlessHttpApi`, the API of events that name none.
+    """
+    kind_globals = (template.get("Globals") or {}).get(kind) or {}
+    found = {
+        name: _merged(kind_globals, resource.get("Properties") or {})
+        for name, resource in (template.get("Resources") or {}).items()
+        if resource.get("Type") == f"AWS::Serverless::{kind}"
+    }
+    if kind == "HttpApi":
+        found.setdefault("ServerlessHttpApi", dict(kind_globals))
     return found
 
 
