@@ -17,6 +17,7 @@ from typing import Any
 
 from local.events import HttpResponse
 from local.template import PROJECT_ROOT
+from tests.support.api import ApiMethods
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RUNNING = re.compile(r"Running on http://([^:\s]+):(\d+)")
@@ -90,7 +91,7 @@ def local_server(
             server.stop()
 
 
-class HttpApi:
+class HttpApi(ApiMethods):
     """The interface of tests.support.api.InProcessApi, over real HTTP to a local server."""
 
     def __init__(self, host: str, port: int) -> None:
@@ -118,23 +119,3 @@ class HttpApi:
             return HttpResponse(response.status, response.getheaders(), response.read())
         finally:
             connection.close()
-
-    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """POST with a JSON body."""
-        return self.request("POST", path, json_body=json_body, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> HttpResponse:
-        """GET."""
-        return self.request("GET", path, **kwargs)
-
-    def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """PUT with a JSON body."""
-        return self.request("PUT", path, json_body=json_body, **kwargs)
-
-    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """PATCH with a JSON body."""
-        return self.request("PATCH", path, json_body=json_body, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> HttpResponse:
-        """DELETE."""
-        return self.request("DELETE", path, **kwargs)

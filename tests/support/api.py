@@ -14,7 +14,43 @@ from local.template import Function, all_routes
 NOT_FOUND = HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')
 
 
-class InProcessApi:
+class ApiMethods:
+    """One method per HTTP verb over `request`, which a client implements."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """One HTTP request."""
+        raise NotImplementedError
+
+    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """POST with a JSON body."""
+        return self.request("POST", path, json_body=json_body, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> HttpResponse:
+        """GET."""
+        return self.request("GET", path, **kwargs)
+
+    def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """PUT with a JSON body."""
+        return self.request("PUT", path, json_body=json_body, **kwargs)
+
+    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """PATCH with a JSON body."""
+        return self.request("PATCH", path, json_body=json_body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> HttpResponse:
+        """DELETE."""
+        return self.request("DELETE", path, **kwargs)
+
+
+class InProcessApi(ApiMethods):
     """Routes requests to the template's functions and calls their handlers in this process."""
 
     def __init__(self, functions: Mapping[str, Function]) -> None:
@@ -54,23 +90,3 @@ class InProcessApi:
             match=match,
         )
         return to_http_response(self.invoke(match.route.function, event))
-
-    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """POST with a JSON body."""
-        return self.request("POST", path, json_body=json_body, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> HttpResponse:
-        """GET."""
-        return self.request("GET", path, **kwargs)
-
-    def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """PUT with a JSON body."""
-        return self.request("PUT", path, json_body=json_body, **kwargs)
-
-    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
-        """PATCH with a JSON body."""
-        return self.request("PATCH", path, json_body=json_body, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> HttpResponse:
-        """DELETE."""
-        return self.request("DELETE", path, **kwargs)
