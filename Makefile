@@ -19,13 +19,14 @@ PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if "$$p" -c 'import sys, venv, ensurepip; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1; \
 	then echo "$$p"; break; fi; done)
 
-.PHONY: help venv run test lint format typecheck unit integration clean
+.PHONY: help venv bench-venv run test lint format typecheck unit integration bench clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make format - apply ruff's formatting and fixes"
+	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; }
@@ -40,10 +41,18 @@ $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 
 venv: $(VENV)/.installed
 
-lint: venv
+# The benchmark's baselines and plots (requirements-bench.txt) on top of the dev venv; the bench
+# code is linted and its test runs in `make test`, so those need them too.
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-venv: $(VENV)/.bench-installed
+
+lint: bench-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/tasks_core/tasks_core functions local tests
+	$(BIN)/mypy layers/tasks_core/tasks_core functions local tests bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -54,6 +63,10 @@ test: lint
 
 run: venv
 	$(PY) -m local serve
+
+# Every measure of bench/README.md; QUICK=1 for the reduced run (same targets).
+bench: bench-venv
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache
