@@ -24,7 +24,7 @@ class Mode:
     warm_up: int  # untimed calls per operation and contender first
     round_trip_samples: int  # per operation and contender
     cold_samples: int  # fresh processes per function and contender
-    cold_functions: tuple[str, ...]
+    cold_functions: tuple[str, ...]  # and the functions whose memory is measured
     memory_invocations: int  # warm invocations before peak RSS is read
     http_seconds: float  # per server, operation and concurrency, per round
     http_rounds: int
@@ -49,13 +49,13 @@ FULL = Mode(
 )
 QUICK = Mode(
     name="quick",
-    warm_repetitions=300,
+    warm_repetitions=100,
     warm_up=20,
     round_trip_samples=2,
-    cold_samples=4,
+    cold_samples=2,
     cold_functions=("CreateTaskFunction", "GetTaskFunction"),
-    memory_invocations=50,
-    http_seconds=0.5,
+    memory_invocations=20,
+    http_seconds=0.3,
     http_rounds=1,
 )
 TINY = Mode(
