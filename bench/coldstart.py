@@ -80,7 +80,7 @@ def cold_starts(
 ) -> dict[str, Any]:
     """Per function and contender: import, first invocation, their sum and wall time (ms)."""
     template = load_functions(parameters={"DatabaseUrl": conninfo})
-    deletes = iter(spare_tasks(conninfo, 2 * (samples + 1) * functions.count("DeleteTaskFunction")))
+    deletes = iter(spare_tasks(conninfo, len(KINDS) * (samples + 1) * functions.count("DeleteTaskFunction")))
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as name:
         folder = Path(name)
@@ -90,7 +90,7 @@ def cold_starts(
             first = logical_id == functions[0]  # a first round fills the bytecode caches, not timed
             for sample in range(0 if first else 1, samples + 1):
                 for kind in KINDS[sample % 3 :] + KINDS[: sample % 3]:
-                    delete_id = next(deletes) if operation == "delete" and kind != "floor" else task_id
+                    delete_id = next(deletes) if operation == "delete" else task_id
                     calls = _calls(kind, [operation], task_id, delete_id)
                     spec = _spec(kind, template[logical_id], conninfo, calls, warm=0)
                     found = _run(spec, environment, folder)
@@ -101,7 +101,7 @@ def cold_starts(
 
 
 def _summaries(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("import_s", "first_invocation_s", "import_and_first_invocation_s", "wall_s", "interpreter_start_s")
+    keys = ("import_s", "first_invocation_s", "import_and_first_invocation_s", "cpu_s", "wall_s", "interpreter_start_s")
     return {key.removesuffix("_s"): summary([s[key] for s in samples], scale=1e3) for key in keys}
 
 
