@@ -171,6 +171,9 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
         ax.set_xlabel("concurrent connections")
         ax.set_ylabel("requests per second")
         ax.set_title(f"{operation} over HTTP")
+        if figures.get("local_runtime_available") is False:
+            note = "local runtime (ours): not available in this checkout"
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", fontsize=8, color=COLORS["ours"])
         ax.legend(fontsize=8)
     fig.suptitle("Throughput per concurrency" + title_suffix)
     written.append(_save(fig, folder / "http_throughput.png"))
