@@ -25,7 +25,7 @@ PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/version
 	then command -v "$$p"; break; fi; done)
 TEMPLATES := template.yaml infra/database.yaml
 
-.PHONY: help venv run test lint format migrate validate clean
+.PHONY: help venv bench-venv run test lint format migrate validate bench clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
@@ -34,6 +34,7 @@ help:
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
 	@echo "make validate - cfn-lint, sam validate --lint, checkov and sam build on the templates"
 	@echo "make format - apply ruff's formatting and fixes"
+	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; }
@@ -48,10 +49,18 @@ $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 
 venv: $(VENV)/.installed
 
-lint: venv
+# The benchmark's baselines and plots (requirements-bench.txt) on top of the dev venv; the bench
+# code is linted and its test runs in `make test`, so those need them too.
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-venv: $(VENV)/.bench-installed
+
+lint: bench-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/tasks_core/tasks_core functions local tests
+	$(BIN)/mypy layers/tasks_core/tasks_core functions local tests bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -87,6 +96,10 @@ run: venv
 
 migrate: venv
 	$(PY) -m local.migrate
+
+# Every measure of bench/README.md; QUICK=1 for the reduced run (same targets).
+bench: bench-venv
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -1,0 +1,44 @@
+"""`python -m bench [--quick]`: run the benchmarks and write bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .modes import MODES
+from .report import _verdict
+from .run import run
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, write the results, print the targets; exit 0 even when a target is missed."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--mode", choices=sorted(MODES), default="full", help="how much to measure (default full)")
+    parser.add_argument("--quick", action="store_const", const="quick", dest="mode", help="the same as --mode quick")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default bench/results)")
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("bench: %(message)s"))
+    logging.getLogger("bench").addHandler(handler)  # not the root: pgserver logs every command
+    logging.getLogger("bench").setLevel(logging.INFO)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    command = "make bench QUICK=1" if args.mode == "quick" else "make bench"
+    results = run(MODES[args.mode], args.out, server_url=os.environ.get("DATABASE_URL") or None, command=command)
+    out = sys.stdout
+    for target in results["targets"]:
+        value = "n/a" if target["value"] is None else f"{target['value']:.3g}"
+        out.write(
+            f"{_verdict(target['pass']):>14}  {target['name']}: {value} {target['unit']} (goal {target['goal']})\n"
+        )
+    out.write(f"Results in {args.out} ({results['meta']['total_seconds']} s)\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

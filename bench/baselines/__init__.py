@@ -1,0 +1,1 @@
+"""What the product is measured against: the lambdalith and the floor (see README.md here)."""

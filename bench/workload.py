@@ -1,0 +1,107 @@
+"""The requests every contender serves: the same operations, users, bodies and seeded rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tasks_core import repository
+
+from .baselines import floor
+
+OPERATIONS = ("create", "get", "list", "update", "delete")
+FUNCTION_OPERATION = {
+    "CreateTaskFunction": "create",
+    "GetTaskFunction": "get",
+    "ListTasksFunction": "list",
+    "UpdateTaskFunction": "update",
+    "DeleteTaskFunction": "delete",
+    "HealthFunction": "health",
+}
+USER = "bench-user"
+LIST_USER = "bench-list"  # holds exactly LIST_SIZE tasks
+LIST_SIZE = 100
+CREATE_BODY = {"title": "Buy milk", "description": "2 litres"}
+UPDATE_BODY = {"title": "Buy oat milk", "completed": True}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request of an operation and the status that means it worked."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+    status: int
+
+
+def request(operation: str, task_id: int) -> Request:
+    """The request for an operation; `task_id` is the task it reads, changes or deletes."""
+    base = f"/users/{USER}/tasks"
+    if operation == "create":
+        return Request("POST", base, "", json.dumps(CREATE_BODY).encode(), 201)
+    if operation == "get":
+        return Request("GET", f"{base}/{task_id}", "", b"", 200)
+    if operation == "list":
+        return Request("GET", f"/users/{LIST_USER}/tasks", f"limit={LIST_SIZE}", b"", 200)
+    if operation == "update":
+        return Request("PATCH", f"{base}/{task_id}", "", json.dumps(UPDATE_BODY).encode(), 200)
+    if operation == "delete":
+        return Request("DELETE", f"{base}/{task_id}", "", b"", 200)
+    if operation == "health":
+        return Request("GET", "/health", "", b"", 200)
+    raise ValueError(f"unknown operation {operation}")
+
+
+def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
+    """The product's SQL statement of an operation and its parameters, as the floor runs it."""
+    if operation == "create":
+        return repository.CREATE_TASK, {
+            "user_id": USER,
+            "title": "Buy milk",
+            "description": "2 litres",
+            "completed": False,
+        }
+    if operation in ("get", "delete"):
+        query = repository.GET_TASK if operation == "get" else repository.DELETE_TASK
+        return query, {"user_id": USER, "task_id": task_id}
+    if operation == "list":
+        return repository.LIST_TASKS, {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1}
+    if operation == "update":
+        return repository.UPDATE_TASK, {
+            "user_id": USER,
+            "task_id": task_id,
+            "title": "Buy oat milk",
+            "description": None,
+            "completed": True,
+            "set_title": True,
+            "set_description": False,
+            "set_completed": True,
+        }
+    if operation == "health":
+        return repository.PING, {}
+    raise ValueError(f"unknown operation {operation}")
+
+
+def seed(conninfo: str) -> int:
+    """Create the list user's tasks and one task to read and update; that task's id."""
+    with floor.connect(conninfo) as conn:
+        if not floor.list_page(conn, LIST_USER, LIST_SIZE):
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    repository.CREATE_TASK,
+                    {"user_id": LIST_USER, "title": "x", "description": None, "completed": False},
+                )
+                cursor.executemany(
+                    "INSERT INTO tasks (user_id, title) VALUES (%(user_id)s, %(title)s)",
+                    [{"user_id": LIST_USER, "title": f"Task {n}"} for n in range(1, LIST_SIZE)],
+                )
+        return floor.create(conn, USER)
+
+
+def spare_tasks(conninfo: str, count: int) -> list[int]:
+    """Tasks to delete, one per sample that deletes."""
+    with floor.connect(conninfo) as conn:
+        return [floor.create(conn, USER) for _ in range(count)]
