@@ -68,7 +68,8 @@ def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
         query = repository.GET_TASK if operation == "get" else repository.DELETE_TASK
         return query, {"user_id": USER, "task_id": task_id}
     if operation == "list":
-        return repository.LIST_TASKS, {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1}
+        params = {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1, "limit": LIST_SIZE}
+        return repository.LIST_TASKS_JSON, params
     if operation == "update":
         return repository.UPDATE_TASK, {
             "user_id": USER,

@@ -43,9 +43,9 @@ def get(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_sid
 
 
 def list_page(conn: psycopg.Connection[Any], user_id: str, limit: int, *, client_side: bool = False) -> list[Any]:
-    """A page of rows (one more is read, as the product does)."""
-    params = {"user_id": user_id, "after_id": 0, "completed": None, "fetch": limit + 1}
-    return run(conn, repository.LIST_TASKS, params, client_side=client_side)
+    """A page as the product reads it: its JSON body made by PostgreSQL (one more row is read)."""
+    params = {"user_id": user_id, "after_id": 0, "completed": None, "fetch": limit + 1, "limit": limit}
+    return run(conn, repository.LIST_TASKS_JSON, params, client_side=client_side)
 
 
 def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tasks_core import pagination, repository, runtime
 from tasks_core.http import TaskResolver, json_response, openapi_responses, user_path
-from tasks_core.models import LIST_LIMIT_DEFAULT, TASK_LIST, CompletedFilter, ListLimit, Task, UserId
+from tasks_core.models import LIST_LIMIT_DEFAULT, CompletedFilter, ListLimit, Task, UserId
 from tasks_core.observability import lambda_entrypoint
 
 app = TaskResolver()
@@ -30,13 +30,15 @@ def list_tasks(
 ) -> Response[str]:
     key = runtime.cursor_key()
     after_id = pagination.cursor_position(key, user_id, cursor)
-    page = repository.list_tasks(runtime.database(), user_id, limit=limit, after_id=after_id, completed=completed)
+    body, last_id = repository.list_tasks_json(
+        runtime.database(), user_id, limit=limit, after_id=after_id, completed=completed
+    )
     headers = {}
-    if page.last_id is not None:
+    if last_id is not None:
         headers["Link"] = pagination.next_link(
-            key, base_path=user_path(user_id), user_id=user_id, last_id=page.last_id, limit=limit, completed=completed
+            key, base_path=user_path(user_id), user_id=user_id, last_id=last_id, limit=limit, completed=completed
         )
-    return json_response(200, TASK_LIST.dump_json(page.tasks), headers)
+    return json_response(200, body, headers)
 
 
 lambda_handler = lambda_entrypoint(app, "ListTasks")

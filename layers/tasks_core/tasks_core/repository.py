@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from psycopg.rows import kwargs_row, tuple_row
 
 from .db import Database
-from .models import Task, TaskCreate, TaskUpdate
+from .models import TASK_LIST, Task, TaskCreate, TaskUpdate
 
 _TASK_COLUMNS = "id, title, description, completed, user_id, created_at, updated_at"
 
@@ -30,15 +30,28 @@ GET_TASK = f"""
 SELECT {_TASK_COLUMNS} FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
 """
 
-# Keyset pagination on (user_id, id), served by tasks_user_id_id_idx. One row more than the
-# page is read to know whether another page follows.
-LIST_TASKS = f"""
-SELECT {_TASK_COLUMNS} FROM tasks
-WHERE user_id = %(user_id)s
-  AND id > %(after_id)s
-  AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
-ORDER BY id
-LIMIT %(fetch)s
+# Keyset pagination on (user_id, id), served by tasks_user_id_id_idx. The page comes back as
+# the response body, made by PostgreSQL: one JSON text instead of a model per row and a Python
+# timestamp formatter per field (measured: 2.7 ms of Python for 100 rows, bench/README.md).
+# Timestamps in the contract's format (UTC, always microseconds); the last id is set when
+# another page follows (LIMIT reads one row more).
+_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+LIST_TASKS_JSON = f"""
+WITH page AS (
+    SELECT {_TASK_COLUMNS}, row_number() OVER (ORDER BY id) AS n FROM tasks
+    WHERE user_id = %(user_id)s
+      AND id > %(after_id)s
+      AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
+    ORDER BY id
+    LIMIT %(fetch)s
+)
+SELECT coalesce(json_agg(json_build_object(
+           'id', id, 'title', title, 'description', description, 'completed', completed, 'user_id', user_id,
+           'created_at', to_char(created_at AT TIME ZONE 'UTC', {_UTC}),
+           'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {_UTC})
+       ) ORDER BY id) FILTER (WHERE n <= %(limit)s), '[]')::text,
+       CASE WHEN count(*) > %(limit)s THEN max(id) FILTER (WHERE n <= %(limit)s) END
+FROM page
 """
 
 # A field changes only when its set_* flag is true, so one constant statement serves every
@@ -91,13 +104,23 @@ def list_tasks(
     after_id: int = 0,
     completed: bool | None = None,
 ) -> TaskPage:
-    """Up to `limit` of the user's tasks with id > after_id, in id order."""
-    params = {"user_id": user_id, "after_id": after_id, "completed": completed, "fetch": limit + 1}
-    rows = db.fetch(LIST_TASKS, params, _task_row, idempotent=True)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return TaskPage(rows, rows[-1].id)
-    return TaskPage(rows, None)
+    """Up to `limit` of the user's tasks with id > after_id, in id order, as models."""
+    body, last_id = list_tasks_json(db, user_id, limit=limit, after_id=after_id, completed=completed)
+    return TaskPage(TASK_LIST.validate_json(body), last_id)
+
+
+def list_tasks_json(
+    db: Database,
+    user_id: str,
+    *,
+    limit: int,
+    after_id: int = 0,
+    completed: bool | None = None,
+) -> tuple[str, int | None]:
+    """The page as JSON text, and the last id when another page follows."""
+    params = {"user_id": user_id, "after_id": after_id, "completed": completed, "fetch": limit + 1, "limit": limit}
+    body, last_id = db.fetch(LIST_TASKS_JSON, params, tuple_row, idempotent=True)[0]
+    return str(body), last_id
 
 
 def update_task(db: Database, user_id: str, task_id: int, changes: TaskUpdate) -> Task | None:
