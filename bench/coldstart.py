@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from local.events import build_event
 from local.template import PROJECT_ROOT, Function, load_functions
 
 from .stats import summary
@@ -26,13 +25,7 @@ KINDS = ("ours", "lambdalith", "floor")
 
 
 def _http_call(req: Request) -> dict[str, Any]:
-    event = build_event(
-        method=req.method,
-        raw_path=req.path,
-        raw_query=req.query,
-        headers=[("content-type", "application/json")],
-        body=req.body,
-    )
+    event = req.event()
     return {"event": event, "status": req.status}
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from local.context import LambdaContext
-from local.events import Router, build_event
+from local.events import Router
 from local.handlers import load_handler
 from local.template import Function, all_routes, load_functions
 
@@ -70,14 +70,7 @@ class Ours:
         match = self.router.match(req.method, req.path)
         if match is None:
             raise LookupError(f"no function serves {req.method} {req.path}")
-        event = build_event(
-            method=req.method,
-            raw_path=req.path,
-            raw_query=req.query,
-            headers=[("content-type", "application/json")],
-            body=req.body,
-            match=match,
-        )
+        event = req.event(match)
         function = self.functions[match.route.function]
         handler = load_handler(function)
         context = LambdaContext(function.logical_id, function.memory_mb, function.timeout_s)
@@ -99,13 +92,7 @@ class Lambdalith:
 
     def prepare(self, operation: str, task_id: int) -> Call:
         req = request(operation, task_id)
-        event = build_event(
-            method=req.method,
-            raw_path=req.path,
-            raw_query=req.query,
-            headers=[("content-type", "application/json")],
-            body=req.body,
-        )
+        event = req.event()
         context: Any = LambdaContext("Lambdalith", 512, 10)  # the attributes Mangum reads
         handler = self.handler
         return lambda: handler(event, context)

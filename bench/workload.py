@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from local.events import RouteMatch, build_event
 from tasks_core import repository
 
 from .baselines import floor
@@ -35,6 +36,17 @@ class Request:
     query: str
     body: bytes
     status: int
+
+    def event(self, match: RouteMatch | None = None) -> dict[str, Any]:
+        """The request as a payload 2.0 event (with its route's parameters when matched)."""
+        return build_event(
+            method=self.method,
+            raw_path=self.path,
+            raw_query=self.query,
+            headers=[("content-type", "application/json")],
+            body=self.body,
+            match=match,
+        )
 
 
 def request(operation: str, task_id: int) -> Request:
@@ -71,16 +83,7 @@ def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
         params = {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1, "limit": LIST_SIZE}
         return repository.LIST_TASKS_JSON, params
     if operation == "update":
-        return repository.UPDATE_TASK, {
-            "user_id": USER,
-            "task_id": task_id,
-            "title": "Buy oat milk",
-            "description": None,
-            "completed": True,
-            "set_title": True,
-            "set_description": False,
-            "set_completed": True,
-        }
+        return repository.UPDATE_TASK, floor.update_params(USER, task_id)
     if operation == "health":
         return repository.PING, {}
     raise ValueError(f"unknown operation {operation}")

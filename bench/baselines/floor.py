@@ -48,9 +48,9 @@ def list_page(conn: psycopg.Connection[Any], user_id: str, limit: int, *, client
     return run(conn, repository.LIST_TASKS_JSON, params, client_side=client_side)
 
 
-def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
-    """Set `completed` and `title`, as the benchmark's update body does."""
-    params = {
+def update_params(user_id: str, task_id: int) -> dict[str, Any]:
+    """UPDATE_TASK's parameters for the benchmark's update body: `title` and `completed` set."""
+    return {
         "user_id": user_id,
         "task_id": task_id,
         "title": "Buy oat milk",
@@ -60,7 +60,11 @@ def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_
         "set_description": False,
         "set_completed": True,
     }
-    return run(conn, repository.UPDATE_TASK, params, client_side=client_side)
+
+
+def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
+    """Set `completed` and `title`, as the benchmark's update body does."""
+    return run(conn, repository.UPDATE_TASK, update_params(user_id, task_id), client_side=client_side)
 
 
 def delete(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:

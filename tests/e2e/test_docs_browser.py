@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Route, sync_playwright
 
 from tests.e2e.server import LocalServer
+from tests.support.contract import API_ROUTES
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -77,15 +78,7 @@ def test_swagger_ui_lists_operations_and_try_it_out_creates(browser: Browser, pr
         (summary.locator(".opblock-summary-method").inner_text(), summary.locator(".opblock-summary-path").inner_text())
         for summary in page.locator(".opblock-summary").all()
     }
-    assert {(method, path.replace("\u200b", "")) for method, path in operations} == {
-        ("POST", "/users/{user_id}/tasks"),
-        ("GET", "/users/{user_id}/tasks"),
-        ("GET", "/users/{user_id}/tasks/{task_id}"),
-        ("PUT", "/users/{user_id}/tasks/{task_id}"),
-        ("PATCH", "/users/{user_id}/tasks/{task_id}"),
-        ("DELETE", "/users/{user_id}/tasks/{task_id}"),
-        ("GET", "/health"),
-    }
+    assert {(method, path.replace("\u200b", "")) for method, path in operations} == API_ROUTES
 
     create = page.locator(".opblock-post").filter(has_text="/users/{user_id}/tasks").first
     create.locator(".opblock-summary").click()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from local.openapi import build_openapi
 from tests.e2e.server import HttpApi, LocalServer
+from tests.support.contract import API_ROUTES
 
 
 def test_document_lists_every_operation(http_api: HttpApi) -> None:
@@ -18,15 +19,7 @@ def test_document_lists_every_operation(http_api: HttpApi) -> None:
     assert document == build_openapi()
     assert document["openapi"].startswith("3.1")
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
-    assert operations == {
-        ("POST", "/users/{user_id}/tasks"),
-        ("GET", "/users/{user_id}/tasks"),
-        ("GET", "/users/{user_id}/tasks/{task_id}"),
-        ("PUT", "/users/{user_id}/tasks/{task_id}"),
-        ("PATCH", "/users/{user_id}/tasks/{task_id}"),
-        ("DELETE", "/users/{user_id}/tasks/{task_id}"),
-        ("GET", "/health"),
-    }
+    assert operations == API_ROUTES
 
 
 # "No server error and no response that breaks the schema". Not ST202 (schema-valid requests

@@ -8,6 +8,16 @@ from typing import Any
 from local.events import HttpResponse
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+# The operations of API.md as method and path template (template.yaml and openapi.json have these).
+API_ROUTES = {
+    ("POST", "/users/{user_id}/tasks"),
+    ("GET", "/users/{user_id}/tasks"),
+    ("GET", "/users/{user_id}/tasks/{task_id}"),
+    ("PUT", "/users/{user_id}/tasks/{task_id}"),
+    ("PATCH", "/users/{user_id}/tasks/{task_id}"),
+    ("DELETE", "/users/{user_id}/tasks/{task_id}"),
+    ("GET", "/health"),
+}
 TASK_FIELDS = {"id", "title", "description", "completed", "user_id", "created_at", "updated_at"}
 
 
