@@ -61,7 +61,7 @@ class TestEnvironmentAndContext:
         context = echo(probe)["context"]
         assert context["function_name"] == "EchoFunction"
         assert context["memory_limit_in_mb"] == 256
-        assert 4000 < context["remaining_ms"] <= 5000  # Timeout: 5
+        assert 2000 < context["remaining_ms"] <= 5000  # Timeout: 5 (slack for a loaded machine)
 
     def test_layer_and_code_folder_as_in_lambda(self, probe: HttpApi) -> None:
         seen = echo(probe)
@@ -103,7 +103,7 @@ class TestFailures:
         response = probe.get("/timeout/3")
         elapsed = time.monotonic() - started
         assert (response.status, response.json()) == (500, {"message": "Internal Server Error"})
-        assert 0.9 < elapsed < 2.5  # Timeout: 1
+        assert 0.9 < elapsed < 2.9  # Timeout: 1; the handler would answer 200 at 3 s if not killed
         assert "Task timed out after 1.00 seconds" in probe_server.log()
         assert "Status: timeout" in probe_server.log()
         after = probe.get("/timeout/0").json()["pid"]
@@ -117,7 +117,8 @@ class TestFailures:
         started = time.monotonic()
         response = probe.get("/integration-timeout/1.5")
         assert (response.status, response.json()) == (503, {"message": "Service Unavailable"})
-        assert time.monotonic() - started < 1.4  # TimeoutInMillis: 300, plus a possible cold start
+        # TimeoutInMillis: 300, plus a possible cold start; the handler would answer after 1.5 s.
+        assert time.monotonic() - started < 3
 
     def test_crash_is_500_and_the_worker_is_replaced(self, probe: HttpApi, probe_server: LocalServer) -> None:
         before = probe.get("/crash/answer").json()["pid"]

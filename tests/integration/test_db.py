@@ -99,6 +99,6 @@ def test_unreachable_database_is_database_unavailable(url: str) -> None:
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailable) as caught:
         repository.ping(db)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 8  # not a hang: under the function timeout (10 s)
     assert caught.value.retry_after_s == 5
     assert caught.value.status == 503

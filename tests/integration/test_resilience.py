@@ -32,7 +32,7 @@ def test_database_down_then_back(user_id: str) -> None:
             started = time.monotonic()
             with pytest.raises(DatabaseUnavailable):
                 repository.get_task(db, user_id, created.id)
-            assert time.monotonic() - started < 3.5  # the connect timeout (3 s), not the function's 10 s
+            assert time.monotonic() - started < 8  # bounded by the connect timeout, not the 10 s function timeout
 
         assert server.start() == url
         assert repository.get_task(db, user_id, created.id) == created
