@@ -37,6 +37,9 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
     result = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
+        if loc[:1] == ["header"] and len(loc) > 1:
+            # Powertools matches headers in lower case; name them as HTTP writes them.
+            loc[1] = "-".join(word.capitalize() for word in loc[1].split("-"))
         if loc and loc[0] in _LOCATIONS and len(loc) > 1:
             loc = loc[1:]
         field = ".".join(loc) or "body"

@@ -38,4 +38,4 @@ def task_response(status: int, task: TaskRecord, headers: Mapping[str, str] | No
 
 def not_modified(task: TaskRecord) -> Response[Any]:
     """304: the client's copy is current; the ETag and no body (RFC 9110, 15.4.5)."""
-    return Response(status_code=304, headers={"ETag": task.etag})
+    return Response(status_code=304, body="", headers={"ETag": task.etag})
