@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import os
 import re
@@ -214,8 +215,9 @@ class Result:
     detail: str
 
     def line(self) -> str:
-        """The check's output line."""
-        return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+        """The check's output line (one line, whatever the server's text held)."""
+        detail = self.detail.replace("\r", "\\r").replace("\n", "\\n")
+        return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {detail}"
 
 
 class Smoke:
@@ -580,6 +582,8 @@ def _abort_after(seconds: float) -> threading.Timer:
 def main(argv: list[str] | None = None) -> int:
     """Run the checks; the process's exit status."""
     args = _parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a server's text must not crash an ASCII terminal
+        sys.stdout.reconfigure(errors="backslashreplace")
     if urllib.parse.urlsplit(args.base_url).scheme not in ("http", "https") or args.timeout <= 0:
         sys.stderr.write("BASE_URL must be an http(s) URL and --timeout positive\n")
         return 2
