@@ -305,6 +305,24 @@ def test_operations_alarms_logs_and_access_logs(aws: dict[str, Any]) -> None:
     assert len(log_groups) == 9  # eight functions and the API's access log
 
 
+def test_http_api_stage_throttles_every_route_and_the_budget_rule_reaches_cloudformation(
+    aws: dict[str, Any],
+) -> None:
+    # moto has no ApiGatewayV2: the stage is checked as SAM hands it to CloudFormation.
+    parameters = {**SECRET_MODE, "ThrottlingRateLimit": "120", "ThrottlingBurstLimit": "15"}
+    translated = translate(parameters, aws["s3"])
+    [stage] = [value for value in translated["Resources"].values() if value["Type"] == "AWS::ApiGatewayV2::Stage"]
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (120, 15)
+    assert "RouteSettings" not in stage["Properties"]
+    defaults = translate(SECRET_MODE, aws["s3"])
+    [stage] = [value for value in defaults["Resources"].values() if value["Type"] == "AWS::ApiGatewayV2::Stage"]
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (50, 10)
+    # CloudFormation evaluates Rules before it creates anything; SAM must pass them through.
+    assert "ReservedConcurrencyFitsConnectionBudget" in translated["Rules"]
+
+
 def _refers(resource: dict[str, Any], name: str) -> bool:
     text = json.dumps({key: value for key, value in resource.items() if key != "DependsOn"})
     return any(pattern in text for pattern in (f'{{"Ref": "{name}"}}', f'["{name}", ', f"${{{name}}}", f"${{{name}."))
