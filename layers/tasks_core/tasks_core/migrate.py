@@ -48,8 +48,8 @@ DEFAULT_APP_ROLE = "tasks_app"
 # real failure with one of these codes fails the same way on every attempt and is then raised.
 RETRYABLE_SQLSTATES = frozenset({"XX000", "23505", "42710", "40001", "40P01"})
 MAX_ATTEMPTS = 10
-# Pauses grow from 50 ms to 2 s, each a random fraction of that ("full jitter"), so runners that
-# collided do not collide again in step.
+# The pause after attempt n is a random fraction ("full jitter") of min(2 s, 50 ms x 2^n), so
+# runners that collided do not collide again in step.
 FIRST_PAUSE_S = 0.05
 LONGEST_PAUSE_S = 2.0
 
