@@ -34,7 +34,7 @@ NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::")
 # name the API (its id, its URL) resolve as they would in AWS.
 API_STAND_IN = {
     "Type": "AWS::SSM::Parameter",
-    "Properties": {"Name": "http-api-stand-in", "Type": "String", "Value": "-"},
+    "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-http-api"}, "Type": "String", "Value": "-"},
 }
 
 
