@@ -107,12 +107,12 @@ bench: bench-venv
 # cache, so nothing of an older build slips in), then `sam package` into S3_BUCKET under S3_PREFIX
 # with the content hash in packaged.yaml's Metadata. Without S3_BUCKET: what it would upload.
 PACKAGE_BUILD_DIR := .aws-sam/package
+PACKAGE_ARGS = $(if $(S3_BUCKET),--bucket "$(S3_BUCKET)") $(if $(S3_PREFIX),--prefix "$(S3_PREFIX)") $(if $(REGION),--region "$(REGION)")
 package: venv
 	@test -n "$(PYTHON313)" || { echo "make package needs python3.13 (Lambda's runtime) on PATH for sam build" >&2; exit 1; }
 	rm -rf $(PACKAGE_BUILD_DIR)
 	PATH="$$(dirname $(PYTHON313)):$$PATH" $(BIN)/sam build --no-cached --template-file template.yaml --build-dir $(PACKAGE_BUILD_DIR)
-	$(PY) -m tools.package --template $(PACKAGE_BUILD_DIR)/template.yaml --output packaged.yaml \
-		$(if $(S3_BUCKET),--bucket "$(S3_BUCKET)") $(if $(S3_PREFIX),--prefix "$(S3_PREFIX)") $(if $(REGION),--region "$(REGION)")
+	$(PY) -m tools.package --template $(PACKAGE_BUILD_DIR)/template.yaml --output packaged.yaml $(PACKAGE_ARGS)
 
 # CloudFormation parameter files per stage from samconfig.toml (rerun after changing it).
 params: venv

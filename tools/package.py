@@ -7,13 +7,13 @@ of the same commit has the same files, so it gets the same names. On top of that
 - puts the content hash of the whole packaged template, bucket and prefix left out, in its
   Metadata (`TasksApiArtifact.ContentHash`), so two packages of the same commit, in any bucket,
   carry the same hash, and any other change gives another;
-- uploads the packaged template itself as <prefix>/templates/<hash>.yaml, the URL that
-  StackSets, Service Catalog and CodePipeline take, and writes it to --output.
+- uploads the packaged template itself as <prefix>/templates/<hash>.yaml (the URL StackSets and
+  Service Catalog take, and templates over 51,200 bytes need), and writes it to --output.
 
 Without a bucket, the same packaging runs against a local stand-in for S3 (moto) and prints what
 would be uploaded, with the keys and hash a real run gives; nothing is uploaded or written.
 
-    python -m tools.package --template .aws-sam/build/template.yaml --bucket B [--prefix P] [--region R]
+    python -m tools.package --template .aws-sam/package/template.yaml --bucket B [--prefix P] [--region R]
 """
 
 from __future__ import annotations
@@ -196,20 +196,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     region = args.region or default_region()
 
-    if not args.bucket:
-        result = dry_run(args.template, args.prefix, region)
-        print("S3_BUCKET is not set: nothing was uploaded and no template was written.")
-        print(f"`make package S3_BUCKET=<bucket>` would upload, in {region}:")
-        print(_report(result, "<bucket>"))
-        return 0
+    try:
+        if not args.bucket:
+            result = dry_run(args.template, args.prefix, region)
+            print("S3_BUCKET is not set: nothing was uploaded and no template was written.")
+            print(f"`make package S3_BUCKET=<bucket>` would upload, in {region}:")
+            print(_report(result, "<bucket>"))
+            return 0
 
-    environment = standin_environment(args.endpoint_url) if args.endpoint_url else dict(os.environ)
-    s3 = _s3_client(region, args.endpoint_url, environment)
-    result = package(
-        args.template, bucket=args.bucket, prefix=args.prefix, region=region, environment=environment, s3=s3
-    )
-    text = result.text()
-    s3.put_object(Bucket=args.bucket, Key=result.template_key, Body=text.encode(), ContentType="text/yaml")
+        environment = standin_environment(args.endpoint_url) if args.endpoint_url else dict(os.environ)
+        s3 = _s3_client(region, args.endpoint_url, environment)
+        result = package(
+            args.template, bucket=args.bucket, prefix=args.prefix, region=region, environment=environment, s3=s3
+        )
+        text = result.text()
+        s3.put_object(Bucket=args.bucket, Key=result.template_key, Body=text.encode(), ContentType="text/yaml")
+    except RuntimeError as error:  # sam package's own message says what went wrong
+        parser.exit(1, f"python -m tools.package: {error}\n")
     args.output.write_text(text, encoding="utf-8")
     print(f"Packaged {args.template} into s3://{args.bucket}/{_folder(args.prefix)} and wrote {args.output}")
     print(_report(result, args.bucket))

@@ -245,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in outdated:
             sys.stderr.write(f"out of date: {path.relative_to(PROJECT_ROOT)} (run `make params`)\n")
         return 1 if outdated else 0
-    for path in write(expected):
+    changed = write(expected)
+    for path in changed:
         sys.stdout.write(f"{'wrote' if path.exists() else 'removed'} {path.relative_to(PROJECT_ROOT)}\n")
+    if not changed:
+        sys.stdout.write("infra/params/ is up to date with samconfig.toml\n")
     return 0
 
 

@@ -237,3 +237,15 @@ def test_two_builds_of_the_same_commit_are_the_same_artifact(standin: str, tmp_p
     assert "python/tasks_core/__init__.py" in names  # built: the layer's package and its dependencies
     assert any(name.startswith("python/psycopg/") for name in names)
     assert not [name for name in names if "__pycache__" in name]
+
+
+def test_a_bucket_that_does_not_exist_is_an_error_that_says_so(standin: str, tmp_path: Path) -> None:
+    output = tmp_path / "packaged.yaml"
+    result = run_tool(
+        standin, "tools.package", "--template", str(PROJECT_ROOT / "template.yaml"), "--bucket", "no-such-bucket",
+        "--region", REGION, "--endpoint-url", standin, "--output", str(output),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "sam package failed" in result.stderr
+    assert "NoSuchBucket" in result.stderr or "does not exist" in result.stderr, result.stderr
+    assert not output.exists()
