@@ -142,19 +142,20 @@ def generated_files(folder: Path = PARAMS_DIR) -> list[Path]:
 def stale(expected: Mapping[Path, str], folder: Path = PARAMS_DIR) -> list[Path]:
     """Files that differ from what samconfig.toml gives, are missing, or belong to no stage."""
     differing = [path for path, text in expected.items() if not path.is_file() or path.read_text("utf-8") != text]
-    orphans = [path for path in generated_files(folder) if path not in expected]
-    return sorted(differing + orphans)
+    return sorted(differing + orphans(expected, folder))
+
+
+def orphans(expected: Mapping[Path, str], folder: Path = PARAMS_DIR) -> list[Path]:
+    """Parameter files of stages samconfig.toml does not have (left for a person to remove)."""
+    return [path for path in generated_files(folder) if path not in expected]
 
 
 def write(expected: Mapping[Path, str], folder: Path = PARAMS_DIR) -> list[Path]:
-    """Write the files, remove those of stages samconfig.toml no longer has; return what changed."""
-    changed = stale(expected, folder)
+    """Write the files that differ from what samconfig.toml gives; return them."""
+    changed = [path for path in stale(expected, folder) if path in expected]
     folder.mkdir(parents=True, exist_ok=True)
     for path in changed:
-        if path in expected:
-            path.write_text(expected[path], encoding="utf-8")
-        else:
-            path.unlink()
+        path.write_text(expected[path], encoding="utf-8")
     return changed
 
 
@@ -247,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if outdated else 0
     changed = write(expected)
     for path in changed:
-        sys.stdout.write(f"{'wrote' if path.exists() else 'removed'} {path.relative_to(PROJECT_ROOT)}\n")
+        sys.stdout.write(f"wrote {path.relative_to(PROJECT_ROOT)}\n")
+    for path in orphans(expected):
+        sys.stderr.write(
+            f"no samconfig.toml stage has {path.relative_to(PROJECT_ROOT)}: remove it if the stage is gone\n"
+        )
     if not changed:
         sys.stdout.write("infra/params/ is up to date with samconfig.toml\n")
     return 0
