@@ -8,6 +8,7 @@ server's CloudFormation, whose Lambda reads the code from the objects the packag
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -57,8 +58,10 @@ def client(url: str, service: str) -> Any:
 
 
 def create_bucket(url: str, bucket: str) -> None:
-    """A bucket in REGION of the stand-in."""
-    client(url, "s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    """A bucket in REGION of the stand-in, unless it is there (a module fixture may run again)."""
+    s3 = client(url, "s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
 def run_tool(url: str | None, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
