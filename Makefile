@@ -23,7 +23,7 @@ PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python3.13)); do \
 	if "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; \
 	then command -v "$$p"; break; fi; done)
-TEMPLATES := template.yaml infra/database.yaml
+TEMPLATES := template.yaml infra/database.yaml infra/github-oidc.yaml
 
 .PHONY: help venv bench-venv run test lint format migrate validate bench bench-check smoke package params clean
 
@@ -32,7 +32,7 @@ help:
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
-	@echo "make validate - cfn-lint, sam validate --lint, checkov and sam build on the templates"
+	@echo "make validate - cfn-lint (with the serverless rules), sam validate --lint, checkov, actionlint, zizmor and sam build"
 	@echo "make format - apply ruff's formatting and fixes"
 	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
 	@echo "make bench-check - type-check bench/ and run every measure once, tiny (CI runs it)"
@@ -80,11 +80,16 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	touch $@
 
 validate: venv $(CHECKOV_VENV)/.installed
-	$(BIN)/cfn-lint $(TEMPLATES)
+	@# cfn-lint's rules and the AWS serverless rules (cfn-lint-serverless); exceptions sit on the resources.
+	$(BIN)/cfn-lint $(TEMPLATES) --append-rules cfn_lint_serverless.rules
 	@# LanguageExtensions (template.yaml's Fn::If on the API's Auth) expanded as CloudFormation would.
 	SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(BIN)/sam validate --lint --template-file template.yaml
 	SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(BIN)/sam validate --template-file template.yaml --region us-east-1
 	$(BIN)/sam validate --lint --template-file infra/database.yaml
+	$(BIN)/sam validate --lint --template-file infra/github-oidc.yaml
+	@# The GitHub Actions workflows: syntax and expressions, then security (offline: no GitHub API).
+	$(BIN)/actionlint
+	$(BIN)/zizmor --offline --quiet .github/workflows
 	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet $(addprefix -f ,$(TEMPLATES))
 	@if [ -n "$(PYTHON313)" ]; then \
 		PATH="$$(dirname $(PYTHON313)):$$PATH" $(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build --cached --cache-dir .aws-sam/cache; \

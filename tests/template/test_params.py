@@ -41,7 +41,7 @@ def config(environment: str) -> StageConfig:
 
 def test_every_deployable_environment_has_its_stage() -> None:
     assert [config.environment for config in CONFIGS] == ENVIRONMENTS
-    assert {config.stage for config in CONFIGS} == {"sandbox", "dev", "prod"}
+    assert {config.stage for config in CONFIGS} == {"sandbox", "dev", "staging", "prod"}
 
 
 def test_the_committed_files_are_what_samconfig_gives() -> None:
