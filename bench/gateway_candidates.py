@@ -80,6 +80,7 @@ def _measure_one(server: Server, requests: int, seconds: float) -> dict[str, Any
         http_s, direct_s = compare(server.port, PROJECT_ROOT / FIXTURE_TEMPLATE, {}, PATH, requests)
     cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(http_s) + 200)  # with the warm-up
     load = Load("GET", PATH, b"", 200)
+    measure("127.0.0.1", server.port, load, 32, 2.0)  # every worker of the function started, warm
     c1 = measure("127.0.0.1", server.port, load, 1, seconds)
     c32 = measure("127.0.0.1", server.port, load, 32, seconds)
     return {
