@@ -60,12 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--idle-timeout",
         type=float,
+        metavar="SECONDS",
         default=Timeouts.idle_s,
         help=f"seconds a connection may stay open without a request in progress (default {Timeouts.idle_s:g})",
     )
     serve_cmd.add_argument(
         "--request-timeout",
         type=float,
+        metavar="SECONDS",
         default=Timeouts.request_s,
         help=f"seconds from a request's first byte until all of it has arrived (default {Timeouts.request_s:g})",
     )
