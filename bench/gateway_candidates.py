@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import importlib
 import io
+import json
 import os
 import signal
 import statistics
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from local.asgi_gateway import can_carry
-from local.database import scratch_database
+from local.database import dev_database, scratch_database
 from local.docs import ApiDocs
 from local.gateway import INTERNAL_SERVER_ERROR, Gateway, Request
 from local.pool import FunctionPool
@@ -47,10 +49,6 @@ from .stats import percentile
 FIXTURE_TEMPLATE = Path("tests/e2e/fixtures/template.yaml")
 PATH = "/shape/object"
 BASELINE = "4cea301"  # the last commit whose gateway is served by local/http11.py
-
-
-def _serve_command(template: Path) -> list[str]:
-    return [sys.executable, "-m", "local", "serve", "--port", "0", "--no-reload", "--template", str(template)]
 
 
 @contextmanager
@@ -74,9 +72,21 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _measure_one(server: Server, requests: int, seconds: float) -> dict[str, Any]:
-    cpu_before = _cpu_seconds(server.process.pid)
+def _product_get(server: Server, database_url: str, requests: int) -> tuple[list[float], list[float]]:
+    """`make bench`'s operation: GET of one task, over HTTP and in-process (seconds each)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/users/bench/tasks", body='{"title": "bench"}')
+    created = json.loads(connection.getresponse().read())
+    connection.close()
+    path = f"/users/bench/tasks/{created['id']}"
     with redirect_stdout(io.StringIO()):  # compare prints a line per figure; the table says it all
+        return compare(server.port, PROJECT_ROOT / "template.yaml", {"DatabaseUrl": database_url}, path, requests)
+
+
+def _trivial_get(server: Server, requests: int, seconds: float) -> dict[str, Any]:
+    """The fixtures' trivial handler: overhead, the gateway's CPU per request, throughput."""
+    cpu_before = _cpu_seconds(server.process.pid)
+    with redirect_stdout(io.StringIO()):
         http_s, direct_s = compare(server.port, PROJECT_ROOT / FIXTURE_TEMPLATE, {}, PATH, requests)
     cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(http_s) + 200)  # with the warm-up
     load = Load("GET", PATH, b"", 200)
@@ -94,58 +104,68 @@ def _measure_one(server: Server, requests: int, seconds: float) -> dict[str, Any
 
 
 def run(args: argparse.Namespace, database_url: str, baseline: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every round of every candidate."""
+    """Every round of every candidate: the product's task GET, then the trivial handler."""
+    serve = [sys.executable, "-m", "local", "serve", "--port", "0", "--no-reload", "--template"]
     candidates: dict[str, tuple[list[str], Path, dict[str, str]]] = {
-        "uvicorn + httptools (this checkout)": (_serve_command(FIXTURE_TEMPLATE), PROJECT_ROOT, {}),
-        f"http11, hand-written ({args.baseline})": (
-            _serve_command(FIXTURE_TEMPLATE),
-            baseline,
-            {"PYTHONPATH": str(baseline)},
-        ),
+        "uvicorn + httptools (this checkout)": (serve, PROJECT_ROOT, {}),
+        f"http11, hand-written ({args.baseline})": (serve, baseline, {"PYTHONPATH": str(baseline)}),
     }
     if args.aiohttp:
-        command = [sys.executable, "-m", "bench.gateway_candidates", "--serve-aiohttp", str(FIXTURE_TEMPLATE)]
-        candidates["aiohttp low-level server"] = (
-            command,
-            PROJECT_ROOT,
-            {"PYTHONPATH": f"{PROJECT_ROOT}:{args.aiohttp}"},
-        )
+        command = [sys.executable, "-m", "bench.gateway_candidates", "--serve-aiohttp"]
+        path = {"PYTHONPATH": f"{PROJECT_ROOT}{os.pathsep}{args.aiohttp}"}
+        candidates["aiohttp low-level server"] = (command, PROJECT_ROOT, path)
     names = list(candidates)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for round_number in range(args.rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            command, cwd, env = candidates[name]
-            server = Server(command, {"DATABASE_URL": database_url, **env}, cwd=cwd)
+            command, cwd, extra = candidates[name]
+            env = {"DATABASE_URL": database_url, **extra}
+            server = Server([*command, "template.yaml"], env, cwd=cwd)
             try:
-                runs[name].append(_measure_one(server, args.requests, args.seconds))
+                product = _product_get(server, database_url, args.requests)
             finally:
                 server.stop()
+            server = Server([*command, str(FIXTURE_TEMPLATE)], env, cwd=cwd)
+            try:
+                trivial = _trivial_get(server, args.requests, args.seconds)
+            finally:
+                server.stop()
+            runs[name].append({**trivial, "product_http": product[0], "product_direct": product[1]})
             print(f"round {round_number + 1}: {name} done", file=sys.stderr)
     return runs
+
+
+def _ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1e3
+
+
+def _pooled(runs: list[dict[str, Any]], key: str) -> list[float]:
+    return [value for run in runs for value in run[key]]
 
 
 def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
     """The table of docs/local-gateway.md."""
     load = os.getloadavg()[0]
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.1f}; ", end="")
-    print(f"{args.rounds} rounds of {args.requests} requests and {args.seconds:g} s per concurrency; GET {PATH}")
+    print(f"{args.rounds} rounds of {args.requests} requests and {args.seconds:g} s per concurrency.")
+    print("Task GET: `make bench`'s operation (a query); the other columns: the trivial handler. Times in ms.")
     print()
     print(
-        "| server | overhead p50 / p99 (ms) | HTTP p50 / p99 (ms) | gateway CPU/request (us) | req/s c1 | req/s c32 |"
+        "| server | task GET overhead p50 | overhead p50 / p99 | HTTP p50 / p99 | CPU/request | req/s c1 | req/s c32 |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, found in runs.items():
-        http_s = [value for run in found for value in run["http"]]
-        direct_s = [value for run in found for value in run["direct"]]
-        p50, p99 = percentile(http_s, 50) * 1e3, percentile(http_s, 99) * 1e3
-        overhead = f"{p50 - percentile(direct_s, 50) * 1e3:.2f} / {p99 - percentile(direct_s, 99) * 1e3:.2f}"
+        http_s, direct_s = _pooled(found, "http"), _pooled(found, "direct")
+        task_get = _ms(_pooled(found, "product_http"), 50) - _ms(_pooled(found, "product_direct"), 50)
+        overhead = f"{_ms(http_s, 50) - _ms(direct_s, 50):.2f} / {_ms(http_s, 99) - _ms(direct_s, 99):.2f}"
         cpu = statistics.median(run["cpu"] for run in found) * 1e6
         rps1 = statistics.median(run["rps1"] for run in found)
         rps32 = statistics.median(run["rps32"] for run in found)
         failures = sum(run["failures"] for run in found)
         note = f" ({failures} failures)" if failures else ""
-        print(f"| {name}{note} | {overhead} | {p50:.2f} / {p99:.2f} | {cpu:.0f} | {rps1:.0f} | {rps32:.0f} |")
+        row = f"{task_get:.2f} | {overhead} | {_ms(http_s, 50):.2f} / {_ms(http_s, 99):.2f} | {cpu:.0f} us"
+        print(f"| {name}{note} | {row} | {rps1:.0f} | {rps32:.0f} |")
 
 
 def serve_aiohttp(template: Path, database_url: str) -> None:
@@ -198,7 +218,8 @@ def main() -> None:
         return
     with (
         postgres() as server_url,
-        scratch_database(server_url, prefix="bench_gateway") as database_url,
+        scratch_database(server_url, prefix="bench_gateway") as scratch_url,
+        dev_database(url=scratch_url) as database_url,  # migrated, whichever candidate starts first
         _baseline_tree(args.baseline) as baseline,
     ):
         report(run(args, database_url, baseline), args)
