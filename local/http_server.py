@@ -3,9 +3,10 @@ loop, with the two timeouts uvicorn lacks.
 
 uvicorn closes a kept-alive connection that stays idle after a response (`timeout_keep_alive`),
 but not a connection that never sends a request, nor one that sends part of a request and then
-waits (uvicorn issue #157, open since 2018): each would hold a connection forever. Here a request
-must start within `idle_s` of the connection opening (or of the previous response) and arrive
-whole, head and body, within `request_s` of its first byte; otherwise the connection is closed.
+waits (asked for in uvicorn issue #157 in 2018; 0.54 has neither): each would hold a
+connection forever. Here a request must start within `idle_s` of the connection opening (or of
+the previous response) and arrive whole, head and body, within `request_s` of its first byte;
+otherwise the connection is closed.
 Why uvicorn, the figures and the timeouts' values: docs/local-gateway.md.
 
 `uvicorn.Server` owns signals and a lifespan and is meant to run the process; the runtime already
