@@ -57,11 +57,11 @@ def postgres() -> Iterator[str]:
 class Server:
     """A `python -m local serve` (or `make run`) subprocess."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> None:
         self.started = time.perf_counter()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  # kept open while the server runs
         self.process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.port = 0
         while not self.port:
@@ -129,8 +129,13 @@ class RawClient:
         return rest[:length]
 
 
-def compare(port: int, template: Path, parameters: dict[str, str], path: str, requests: int) -> None:
-    """The same warm request over HTTP and as a direct in-process call, interleaved; print both."""
+def compare(
+    port: int, template: Path, parameters: dict[str, str], path: str, requests: int
+) -> tuple[list[float], list[float]]:
+    """The same warm request over HTTP and as a direct in-process call, interleaved; print both.
+
+    Returns the seconds of each: over HTTP, in-process.
+    """
     functions = load_functions(template, parameters=parameters)
     for function in functions.values():
         if function.routes:  # the API functions' variables, not the migrations function's
@@ -162,6 +167,7 @@ def compare(port: int, template: Path, parameters: dict[str, str], path: str, re
     # Target: under 1 ms at p50.
     overhead_ms = (statistics.median(http_s) - statistics.median(direct_s)) * 1000
     print(f"gateway overhead p50, {function.logical_id}: {overhead_ms:.3f} ms")
+    return http_s, direct_s
 
 
 def overhead(database_url: str, requests: int) -> None:

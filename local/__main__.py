@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .database import DEFAULT_DATA_DIR, dev_database
+from .http_server import Timeouts
 from .invoke import invoke
 from .jwt_auth import load_api_auth, mint_token
 from .output import emit, use_stream
@@ -55,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--no-reload", action="store_true", help="do not reload code on change")
     serve_cmd.add_argument(
         "--jwks", type=Path, help="JWKS file the JWT authorizer verifies tokens with (default: the development key)"
+    )
+    serve_cmd.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=Timeouts.idle_s,
+        help=f"seconds a connection may stay open without a request in progress (default {Timeouts.idle_s:g})",
+    )
+    serve_cmd.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=Timeouts.request_s,
+        help=f"seconds from a request's first byte until all of it has arrived (default {Timeouts.request_s:g})",
     )
 
     invoke_cmd = commands.add_parser("invoke", parents=[common], help="invoke one function once")
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrency=args.max_concurrency,
             reload=not args.no_reload,
             jwks=args.jwks,
+            timeouts=Timeouts(idle_s=args.idle_timeout, request_s=args.request_timeout),
         )
         with dev_database(args.data_dir, database_url) as urls:
             asyncio.run(serve(options, urls))

@@ -1,9 +1,10 @@
 """The HTTP front end: API Gateway (HTTP API, payload 2.0) in front of the function pools.
 
-Requests are parsed by `http11`, routed with the template's routes, turned into payload 2.0
-events, and handed to the function's pool; the function's result becomes the HTTP response
-by API Gateway's rules. What API Gateway itself answers (unknown routes, CORS preflights,
-function errors, timeouts, oversized requests) is answered here the same way.
+Requests come from the HTTP server (`http_server`, uvicorn) through `asgi_gateway`, are routed
+with the template's routes, turned into payload 2.0 events, and handed to the function's pool;
+the function's result becomes the HTTP response by API Gateway's rules. What API Gateway
+itself answers (unknown routes, CORS preflights, function errors, timeouts, oversized requests)
+is answered here the same way.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import functools
-import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
-from http import HTTPStatus
 
-from . import cors, http11
+from . import cors
 from .docs import ApiDocs
 from .events import HttpResponse, Router, build_event, to_http_response
 from .jwt_auth import ApiAuth, JwtAuthorizer, TokenVerifier, Unauthorized, route_authorizer
@@ -103,12 +101,6 @@ class Gateway:
         self.router = Router(all_routes(self.functions))
         self._routes = all_routes(self.functions)
         self._background: set[asyncio.Task[object]] = set()
-        self._connections: set[asyncio.StreamWriter] = set()
-
-    def close_connections(self) -> None:
-        """Close every open connection (at shutdown; idle keep-alive ones would wait forever)."""
-        for writer in self._connections:
-            writer.close()
 
     def _cors_for(self, raw_path: str) -> Cors | None:
         if not self.cors_by_api:
@@ -205,52 +197,3 @@ class Gateway:
             return to_http_response(outcome.result)
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
             return INTERNAL_SERVER_ERROR  # a malformed result is the integration's error
-
-    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Serve the requests of one connection (keep-alive) until it closes."""
-        peer = writer.get_extra_info("peername")
-        source_ip = str(peer[0]) if isinstance(peer, tuple) else "127.0.0.1"
-        sockname = writer.get_extra_info("sockname")
-        port = int(sockname[1]) if isinstance(sockname, tuple) else 0
-        self._connections.add(writer)
-        try:
-            while True:
-                try:
-                    head = await http11.read_head(reader)
-                    if head is None:
-                        break
-                    body = await http11.read_body(head, reader, writer, MAX_REQUEST_BYTES)
-                except http11.BadRequest as exc:
-                    answer = TOO_LARGE if isinstance(exc, http11.BodyTooLarge) else _plain(exc.status)
-                    writer.write(http11.encode_response(answer.status, answer.headers, answer.body, keep_alive=False))
-                    await writer.drain()
-                    break
-                request = Request(head.method, head.target, head.headers, body, source_ip, head.http_version, port)
-                response = await self.handle(request)
-                if not http11.can_carry(response.headers):
-                    response = INTERNAL_SERVER_ERROR  # header names or values HTTP cannot carry
-                writer.write(
-                    http11.encode_response(
-                        response.status,
-                        response.headers,
-                        response.body,
-                        keep_alive=head.keep_alive,
-                        head=head.method == "HEAD",
-                    )
-                )
-                await writer.drain()
-                if not head.keep_alive:
-                    break
-        except ConnectionError:
-            pass
-        finally:
-            self._connections.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-
-def _plain(status: int) -> HttpResponse:
-    """API Gateway's JSON error body for a status it answers itself."""
-    message = HTTPStatus(status).phrase
-    return HttpResponse(status, JSON, json.dumps({"message": message}, separators=(",", ":")).encode())

@@ -19,6 +19,7 @@ from .database import DatabaseUrls
 from .docs import ApiDocs
 from .environment import apply_overrides, read_env_vars_file
 from .gateway import Gateway, GatewayAuth
+from .http_server import HttpServer, Timeouts
 from .jwt_auth import TokenVerifier, dev_jwks, load_api_auth
 from .output import emit
 from .pool import FunctionPool
@@ -39,6 +40,7 @@ class ServeOptions:
     reload: bool = True
     # The key set JWT authorizers verify tokens with; None: the development key.
     jwks: Path | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 def database_parameters(urls: DatabaseUrls) -> dict[str, str]:
@@ -90,8 +92,8 @@ async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
     docs = ApiDocs(options.template)
     cors = load_cors(options.template, {**database_parameters(urls), **options.parameters})
     gateway = Gateway(functions, pools, cors, docs, gateway_auth(options))
-    server = await asyncio.start_server(gateway.serve_connection, options.host, options.port)
-    port = server.sockets[0].getsockname()[1]
+    http = HttpServer(gateway, options.host, options.port, options.timeouts)
+    port = await http.start()
     base = f"http://{options.host}:{port}"
     _print_routes(functions, base)
 
@@ -110,9 +112,7 @@ async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
     emit(f"Running on {base} (Ctrl-C to stop)")
     await stop.wait()
     emit("Stopping")
-    server.close()
-    gateway.close_connections()
-    await asyncio.gather(*(pool.close() for pool in pools.values()))
-    await server.wait_closed()
+    # Requests still in flight end when their workers stop, so the server's wait for them is short.
+    await asyncio.gather(http.stop(), *(pool.close() for pool in pools.values()))
     if watcher is not None:
         await watcher

@@ -150,9 +150,15 @@ class TestResponse:
         assert [value for name, value in response.headers if name.lower() == "set-cookie"] == ["a=1; Path=/", "b=2"]
 
     def test_malformed_results_are_500(self, probe: HttpApi) -> None:
-        for kind in ("malformed", "unserializable", "bad-header"):
+        # Header names that are not tokens and values that are not Latin-1 or hold controls
+        # cannot go into HTTP/1.1: the integration's error, as a malformed result is.
+        for kind in ("malformed", "unserializable", "bad-header", "bad-header-name", "non-latin-1-header"):
             response = probe.get(f"/shape/{kind}")
             assert (response.status, response.json()) == (500, {"message": "Internal Server Error"}), kind
+
+    def test_latin_1_header_values_are_sent(self, probe: HttpApi) -> None:
+        response = probe.get("/shape/latin-1-header")
+        assert (response.status, response.header("x-a")) == (200, "caf\u00e9")
 
 
 class TestApiGatewayAnswers:
