@@ -48,6 +48,13 @@ class DatabaseSettings(BaseModel):
     application_name: str = Field(default="tasks-api", max_length=63)
     # How long a secret read from Secrets Manager is used before it is read again.
     secret_max_age_s: int = Field(default=300, ge=0)
+    # The client-side deadline of each database call (connect, statement, its retry): the
+    # invocation's remaining time less this margin, kept to answer 503 before Lambda's timeout...
+    deadline_margin_ms: int = Field(default=1000, ge=0, le=60000)
+    # ...and never longer than this cap (the whole deadline outside an invocation). Above the
+    # role's statement_timeout (5 s), so a slow statement is the server's to cancel; at least 3 s,
+    # as libpq waits at least 2 s for a connection.
+    deadline_cap_ms: int = Field(default=8000, ge=3000, le=900000)
 
     @model_validator(mode="after")
     def _complete_for_mode(self) -> Self:
@@ -102,6 +109,8 @@ class Settings(BaseModel):
             "tcp_user_timeout_ms": "DB_TCP_USER_TIMEOUT_MS",
             "application_name": "DB_APPLICATION_NAME",
             "secret_max_age_s": "DB_SECRET_MAX_AGE",
+            "deadline_margin_ms": "DB_DEADLINE_MARGIN_MS",
+            "deadline_cap_ms": "DB_DEADLINE_CAP_MS",
         }
         auth_names = {"enabled": "AUTH_ENABLED", "user_id_claim": "AUTH_USER_ID_CLAIM"}
         top_names = {"cursor_secret": "CURSOR_SECRET", "retry_after_s": "RETRY_AFTER_SECONDS"}
