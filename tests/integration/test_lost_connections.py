@@ -4,9 +4,9 @@ most once. These fail if the retry is removed, or if inserts are retried too."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tasks_core import repository
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable
-from tasks_core.models import Task, TaskCreate, TaskUpdate
+from tasks_core.models import TaskCreate, TaskUpdate
 from tests.integration.conftest import make_database
 from tests.support.pgwire import Relay
 
@@ -116,21 +116,6 @@ def test_create_cut_before_it_ran_is_503_and_no_task_exists(
 # The server kills the backend in the middle of the statement (blocked on a lock the test holds).
 
 
-def run_in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """Start `call` in a thread; the dict gets its "result" or "error"."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = call()
-        except Exception as exc:  # handed to the test, which asserts on it
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
 def terminate_when_waiting(admin: psycopg.Connection[Any], statement: str) -> None:
     """Terminate the backend waiting on a lock to run `statement` (as soon as it waits)."""
     deadline = time.monotonic() + 20
@@ -157,13 +142,12 @@ def test_update_whose_backend_is_killed_mid_statement_is_retried(
         psycopg.connect(direct(database_url, server_url), autocommit=True) as admin,
     ):
         holder.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task.id,))
-        thread, outcome = run_in_thread(lambda: repository.update_task(db, user_id, task.id, TaskUpdate(title="won")))
-        terminate_when_waiting(admin, "UPDATE tasks")
-        holder.commit()  # releases the lock: a retry goes through
-        thread.join(timeout=30)
-    assert not thread.is_alive()
-    assert "error" not in outcome, outcome
-    result: Task = outcome["result"]
+        with ThreadPoolExecutor(1) as pool:
+            update = pool.submit(repository.update_task, db, user_id, task.id, TaskUpdate(title="won"))
+            terminate_when_waiting(admin, "UPDATE tasks")
+            holder.commit()  # releases the lock: the retry goes through
+            result = update.result(timeout=30)
+    assert result is not None
     assert result.title == "won"
 
 
@@ -176,12 +160,12 @@ def test_create_whose_backend_is_killed_mid_statement_is_503_and_not_retried(
         psycopg.connect(direct(database_url, server_url), autocommit=True) as admin,
     ):
         holder.execute("LOCK TABLE tasks IN SHARE MODE")  # inserts wait
-        thread, outcome = run_in_thread(lambda: repository.create_task(db, user_id, TaskCreate(title="killed")))
-        terminate_when_waiting(admin, "INSERT INTO tasks")
-        holder.commit()  # released: a retry would go through, and must not happen
-        thread.join(timeout=30)
-    assert not thread.is_alive()
-    assert isinstance(outcome.get("error"), DatabaseUnavailable), outcome
+        with ThreadPoolExecutor(1) as pool:
+            create = pool.submit(repository.create_task, db, user_id, TaskCreate(title="killed"))
+            terminate_when_waiting(admin, "INSERT INTO tasks")
+            holder.commit()  # released: a retry would go through, and must not happen
+            with pytest.raises(DatabaseUnavailable):
+                create.result(timeout=30)
     assert count_tasks(database_url, user_id) == 0
     # The environment goes on with a new connection.
     assert repository.create_task(db, user_id, TaskCreate(title="next")).title == "next"
