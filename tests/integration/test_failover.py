@@ -1,0 +1,118 @@
+"""After an Aurora failover a kept connection can land on a reader: its writes fail with SQLSTATE
+25006 (read_only_sql_transaction). That connection is dropped and the statement run once more
+on a new one; a new connection that is read-only too gives 503.
+
+The reader is real PostgreSQL: the database's default_transaction_read_only is on while the
+connection opens (sessions read the setting at start), and off for the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from local.database import scratch_database, with_database
+from tasks_core import repository
+from tasks_core.db import Database
+from tasks_core.errors import DatabaseUnavailable
+from tasks_core.migrate import migrate
+from tasks_core.models import TaskCreate, TaskUpdate
+from tests.integration.conftest import make_database
+from tests.support.pgwire import Relay
+
+
+@pytest.fixture
+def failover_url(server_url: str) -> Iterator[str]:
+    """A migrated database of the test's own, reached directly: a pooler would keep server
+    connections opened before a switch, so the test could not choose which one is read-only."""
+    with scratch_database(server_url, prefix="tasks_failover") as url:
+        migrate(url)
+        yield url
+
+
+def read_only(url: str, on: bool) -> None:
+    """New sessions of the database start read-only (as on a reader), or not."""
+    # From another database of the server: sessions of this one may be read-only already.
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        name = sql.Identifier(conninfo_to_dict(url)["dbname"])
+        if on:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(name))
+        else:
+            conn.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(name))
+
+
+def on_a_reader(url: str) -> Database:
+    """A warm Database whose kept connection reaches a reader; new connections reach the writer."""
+    read_only(url, True)
+    db = make_database(url)
+    conn, _ = db.connection()
+    assert conn.execute("SHOW transaction_read_only").fetchone() == ("on",)
+    read_only(url, False)
+    return db
+
+
+def test_update_that_reached_a_reader_is_run_again_on_a_new_connection(failover_url: str) -> None:
+    task = repository.create_task(make_database(failover_url), "u1", TaskCreate(title="before"))
+    db = on_a_reader(failover_url)
+    kept = db.connection()[0].info.backend_pid
+    updated = repository.update_task(db, "u1", task.id, TaskUpdate(completed=True))
+    assert updated is not None
+    assert updated.completed is True
+    conn, fresh = db.connection()
+    assert fresh is False
+    assert conn.info.backend_pid != kept  # the reader's connection was dropped
+    assert conn.execute("SHOW transaction_read_only").fetchone() == ("off",)
+    db.close()
+
+
+def test_delete_that_reached_a_reader_is_run_again_on_a_new_connection(failover_url: str) -> None:
+    task = repository.create_task(make_database(failover_url), "u2", TaskCreate(title="doomed"))
+    db = on_a_reader(failover_url)
+    assert repository.delete_task(db, "u2", task.id) is True
+    assert repository.get_task(db, "u2", task.id) is None
+    db.close()
+
+
+def test_create_that_reached_a_reader_is_run_again_and_exists_once(failover_url: str) -> None:
+    # 25006 is the server refusing the statement before it runs: nothing was written, so even
+    # an insert may run again (unlike after a lost connection, where it may have committed).
+    db = on_a_reader(failover_url)
+    created = repository.create_task(db, "u3", TaskCreate(title="written once"))
+    assert repository.list_tasks(db, "u3", limit=10).tasks == [created]
+    db.close()
+
+
+def test_a_reader_again_after_reconnecting_is_503_and_the_connection_is_not_kept(failover_url: str) -> None:
+    task = repository.create_task(make_database(failover_url), "u4", TaskCreate(title="before"))
+    read_only(failover_url, True)  # every connection reaches a reader: the failover is not over
+    try:
+        db = make_database(failover_url)
+        repository.ping(db)  # warm, and reads still work
+        with pytest.raises(DatabaseUnavailable) as caught:
+            repository.update_task(db, "u4", task.id, TaskUpdate(completed=True))
+        assert isinstance(caught.value.__cause__, psycopg.errors.ReadOnlySqlTransaction)
+        _, fresh = db.connection()
+        assert fresh is True  # the reader's connection was not kept
+    finally:
+        read_only(failover_url, False)
+    assert repository.update_task(db, "u4", task.id, TaskUpdate(completed=True)) is not None
+    db.close()
+
+
+def test_a_new_connection_on_a_reader_is_503_without_another_try(failover_url: str) -> None:
+    task = repository.create_task(make_database(failover_url), "u5", TaskCreate(title="before"))
+    read_only(failover_url, True)
+    try:
+        with Relay(failover_url) as relay:
+            db = make_database(relay.conninfo)  # cold: its first connection reaches a reader
+            with pytest.raises(DatabaseUnavailable):
+                repository.update_task(db, "u5", task.id, TaskUpdate(completed=True))
+            assert relay.connections == 1
+            assert relay.statements().count(relay.statements()[-1]) == 1
+            db.close()
+    finally:
+        read_only(failover_url, False)
