@@ -38,7 +38,7 @@ def read_only(url: str, on: bool) -> None:
     """New sessions of the database start read-only (as on a reader), or not."""
     # From another database of the server: sessions of this one may be read-only already.
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        name = sql.Identifier(conninfo_to_dict(url)["dbname"])
+        name = sql.Identifier(str(conninfo_to_dict(url)["dbname"]))
         if on:
             conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(name))
         else:
