@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,13 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
 from tasks_core import repository
-from tasks_core.credentials import IamCredentials, SecretCredentials, UrlCredentials, boto3_token_source
+from tasks_core.credentials import (
+    CredentialsUnavailable,
+    IamCredentials,
+    SecretCredentials,
+    UrlCredentials,
+    boto3_token_source,
+)
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.settings import AMAZON_TRUST_ROOTS, DatabaseSettings
@@ -214,3 +221,29 @@ def test_iam_reconnect_after_15_minutes_uses_a_fresh_token(password_server: dict
     # Signed for this connect: the first token had expired by then (15 minutes), this one had not.
     assert signed_at(first) + timedelta(minutes=15) < reconnected_at
     assert signed_at(second) <= reconnected_at < signed_at(second) + timedelta(minutes=15)
+
+
+def test_a_secret_that_cannot_be_read_is_503(password_server: dict[str, Any], secrets: Any) -> None:
+    db = Database(secret_settings(password_server, "tasks/no-such-secret"), retry_after_s=5)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        repository.ping(db)
+    assert isinstance(caught.value.__cause__, CredentialsUnavailable)
+
+
+def test_secrets_manager_that_does_not_answer_is_503_in_bounded_time(
+    password_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An endpoint that takes connections and never answers (a listening socket nobody serves).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(name, "testing")
+        db = Database(secret_settings(password_server, "tasks/db"), retry_after_s=5)
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as caught:
+            repository.ping(db)
+    # Two tries of a 2 s read timeout, under the function's 10 s (botocore alone waits 60 s a try).
+    assert time.monotonic() - started < 9
+    assert isinstance(caught.value.__cause__, CredentialsUnavailable)

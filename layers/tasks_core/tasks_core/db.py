@@ -26,7 +26,7 @@ from psycopg import pq
 from psycopg.abc import PQGen
 from psycopg.rows import RowFactory
 
-from .credentials import Credentials, credentials_for
+from .credentials import Credentials, CredentialsUnavailable, credentials_for
 from .errors import DatabaseUnavailable
 from .settings import DatabaseSettings
 
@@ -104,7 +104,7 @@ class Database:
         self._credentials = credentials or credentials_for(settings)
         self._conn: Connection | None = None
 
-    def deadline(self) -> float:
+    def _deadline(self) -> float:
         """When a database call starting now must be over (time.monotonic())."""
         settings = self._settings
         deadline = time.monotonic() + settings.deadline_cap_ms / 1000
@@ -117,13 +117,20 @@ class Database:
         try:
             return self._open(deadline)
         except psycopg.OperationalError as exc:
-            # A rotated secret shows up as a failed connect: read it again, once.
-            if not self._credentials.refresh():
+            # A rotated secret shows up as a failed connect: read it again, once. Not after a
+            # timeout, which says nothing about credentials and has spent the time.
+            if isinstance(exc, psycopg.errors.ConnectionTimeout) or not self._refreshed():
                 raise self._unavailable() from exc
         try:
             return self._open(deadline)
         except psycopg.OperationalError as exc:
             raise self._unavailable() from exc
+
+    def _refreshed(self) -> bool:
+        try:
+            return self._credentials.refresh()
+        except CredentialsUnavailable:
+            return False
 
     def _open(self, deadline: float) -> Connection:
         settings = self._settings
@@ -131,7 +138,10 @@ class Database:
         if left_s < MIN_CONNECT_TIMEOUT_S:
             # libpq cannot be told to wait less: a connect started now could outlive the deadline.
             raise self._unavailable() from TimeoutError("too little time left before the deadline to connect")
-        params = dict(self._credentials.connect_params())
+        try:
+            params = dict(self._credentials.connect_params())
+        except CredentialsUnavailable as exc:
+            raise self._unavailable() from exc
         # Each address the host resolves to gets connect_timeout (psycopg tries them in turn).
         return _BoundedConnection.connect(
             params.pop("conninfo", ""),
@@ -150,7 +160,7 @@ class Database:
 
     def connection(self) -> tuple[Connection, bool]:
         """The live connection, and whether it was just opened."""
-        return self._connection(self.deadline())
+        return self._connection(self._deadline())
 
     def _connection(self, deadline: float) -> tuple[Connection, bool]:
         conn = self._conn
@@ -182,7 +192,7 @@ class Database:
         is replaced and any statement run again once: the server refused it, nothing was
         written.
         """
-        deadline = self.deadline()
+        deadline = self._deadline()
         conn, fresh = self._connection(deadline)
         try:
             return self._run(conn, query, params, row_factory, deadline)
