@@ -134,10 +134,7 @@ class Database:
 
     def _open(self, deadline: float) -> Connection:
         settings = self._settings
-        left_s = int(deadline - time.monotonic())
-        if left_s < MIN_CONNECT_TIMEOUT_S:
-            # libpq cannot be told to wait less: a connect started now could outlive the deadline.
-            raise self._unavailable() from TimeoutError("too little time left before the deadline to connect")
+        self._seconds_to_connect(deadline)  # none: no credentials fetched for nothing
         try:
             params = dict(self._credentials.connect_params())
         except CredentialsUnavailable as exc:
@@ -147,13 +144,20 @@ class Database:
             params.pop("conninfo", ""),
             autocommit=True,
             prepare_threshold=None,
-            connect_timeout=min(settings.connect_timeout_s, left_s),
+            connect_timeout=min(settings.connect_timeout_s, self._seconds_to_connect(deadline)),
             tcp_user_timeout=settings.tcp_user_timeout_ms,
             keepalives=1,
             keepalives_idle=30,
             application_name=settings.application_name,
             **params,
         )
+
+    def _seconds_to_connect(self, deadline: float) -> int:
+        left_s = int(deadline - time.monotonic())
+        if left_s < MIN_CONNECT_TIMEOUT_S:
+            # libpq cannot be told to wait less: a connect started now could outlive the deadline.
+            raise self._unavailable() from TimeoutError("too little time left before the deadline to connect")
+        return left_s
 
     def _unavailable(self) -> DatabaseUnavailable:
         return DatabaseUnavailable(self._retry_after_s)
