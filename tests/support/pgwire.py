@@ -258,13 +258,10 @@ class Relay:
 
     def _accept(self) -> None:
         client, _ = self._listener.accept()
-        family = socket.AF_UNIX if isinstance(self._upstream, str) else socket.AF_INET
-        server = socket.socket(family, socket.SOCK_STREAM)
         try:
-            server.connect(self._upstream)
+            server = self._connect_upstream()
         except OSError:
-            server.close()
-            client.close()
+            client.close()  # as a server that is not there: the client sees the connection fail
             return
         link = _Link(client, server)
         self._links.append(link)
@@ -272,6 +269,17 @@ class Relay:
             self._accepted += 1
         self._selector.register(client, selectors.EVENT_READ, (link, True))
         self._selector.register(server, selectors.EVENT_READ, (link, False))
+
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self._upstream, tuple):
+            return socket.create_connection(self._upstream)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.connect(self._upstream)
+        except OSError:
+            server.close()
+            raise
+        return server
 
     def _pump(self, link: _Link, from_client: bool) -> None:
         source = link.client if from_client else link.server
