@@ -25,7 +25,7 @@ PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/version
 	then command -v "$$p"; break; fi; done)
 TEMPLATES := template.yaml infra/database.yaml
 
-.PHONY: help venv bench-venv run test lint format migrate validate bench clean
+.PHONY: help venv bench-venv run test lint format migrate validate bench smoke clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
@@ -35,6 +35,7 @@ help:
 	@echo "make validate - cfn-lint, sam validate --lint, checkov and sam build on the templates"
 	@echo "make format - apply ruff's formatting and fixes"
 	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
+	@echo "make smoke BASE_URL=https://... [TOKEN=<jwt>] - black-box check of a deployed stage (docs/operations.md)"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; }
@@ -60,7 +61,7 @@ bench-venv: $(VENV)/.bench-installed
 lint: bench-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/tasks_core/tasks_core functions local tests bench
+	$(BIN)/mypy layers/tasks_core/tasks_core functions local ops tests bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -100,6 +101,13 @@ migrate: venv
 # Every measure of bench/README.md; QUICK=1 for the reduced run (same targets).
 bench: bench-venv
 	$(PY) -m bench $(if $(QUICK),--quick)
+
+# A deployed stage checked from outside, right after `sam deploy` (docs/operations.md). TOKEN, when
+# given on the command line, reaches the checker through its environment: never in a command line
+# that `ps` or make's echo would show. ARGS passes more flags (see `$(PY) -m ops.smoke --help`).
+smoke: venv
+	@test -n "$(BASE_URL)" || { echo "usage: make smoke BASE_URL=https://<api-id>.execute-api.<region>.amazonaws.com [TOKEN=<jwt>]" >&2; exit 2; }
+	@$(if $(filter command line,$(origin TOKEN)),SMOKE_TOKEN="$$TOKEN") $(PY) -m ops.smoke "$(BASE_URL)" $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -76,9 +76,10 @@ def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
             "description": "2 litres",
             "completed": False,
         }
-    if operation in ("get", "delete"):
-        query = repository.GET_TASK if operation == "get" else repository.DELETE_TASK
-        return query, {"user_id": USER, "task_id": task_id}
+    if operation == "get":
+        return repository.GET_TASK, {"user_id": USER, "task_id": task_id}
+    if operation == "delete":
+        return repository.DELETE_TASK, {"user_id": USER, "task_id": task_id, "if_match": None}
     if operation == "list":
         params = {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1, "limit": LIST_SIZE}
         return repository.LIST_TASKS_JSON, params

@@ -3,6 +3,13 @@
 The events have the shape `sam local generate-event apigateway http-api-proxy` makes and that
 API Gateway sends: lower-cased headers, comma-joined repeated query values, decoded path
 parameters, cookies apart, text bodies as they are and binary ones base64-encoded.
+
+Which bodies are text: API Gateway's documentation says only that a binary body is
+base64-encoded; measured against a real HTTP API (ministackorg/ministack#766), a body is text only
+under text/*, application/json, application/xml and application/javascript, and base64 under any
+other Content-Type, none and application/x-www-form-urlencoded (curl -d) included. A text body
+that is not valid UTF-8 cannot be put into the event's JSON as it is; it is passed base64-encoded
+too, so the function sees the bytes the client sent (and the API rejects them), never U+FFFD.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .template import Route
 
-_TEXT_TYPES = re.compile(r"^(text/|application/(json|javascript|xml|x-www-form-urlencoded)|[^;]*\+(json|xml))", re.I)
+_TEXT_TYPES = re.compile(r"^\s*(text/|application/(json|javascript|xml)\s*(;|$))", re.I)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,15 @@ class Router:
 
 def is_text(content_type: str | None) -> bool:
     """Whether API Gateway passes a body of this type as text rather than base64."""
-    return content_type is None or bool(_TEXT_TYPES.match(content_type))
+    return content_type is not None and bool(_TEXT_TYPES.match(content_type))
+
+
+def _as_text(body: bytes) -> str | None:
+    """The body as text if it is valid UTF-8, else None."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def build_event(
@@ -102,7 +117,7 @@ def build_event(
     now = datetime.now(UTC)
     request_id = request_id or str(uuid.uuid4())
     route_key = match.route.route_key if match else "$default"
-    text = is_text(joined.get("content-type"))
+    text = _as_text(body) if is_text(joined.get("content-type")) else None
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
@@ -127,7 +142,7 @@ def build_event(
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(time.time() * 1000),
         },
-        "isBase64Encoded": bool(body) and not text,
+        "isBase64Encoded": bool(body) and text is None,
     }
     if cookies:
         event["cookies"] = cookies
@@ -138,7 +153,7 @@ def build_event(
     if authorizer:
         event["requestContext"]["authorizer"] = dict(authorizer)
     if body:
-        event["body"] = body.decode("utf-8", "replace") if text else base64.b64encode(body).decode()
+        event["body"] = text if text is not None else base64.b64encode(body).decode()
     return event
 
 

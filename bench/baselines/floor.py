@@ -59,6 +59,7 @@ def update_params(user_id: str, task_id: int) -> dict[str, Any]:
         "set_title": True,
         "set_description": False,
         "set_completed": True,
+        "if_match": None,
     }
 
 
@@ -69,4 +70,5 @@ def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_
 
 def delete(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
     """Delete a task."""
-    return run(conn, repository.DELETE_TASK, {"user_id": user_id, "task_id": task_id}, client_side=client_side)
+    params = {"user_id": user_id, "task_id": task_id, "if_match": None}
+    return run(conn, repository.DELETE_TASK, params, client_side=client_side)

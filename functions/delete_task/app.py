@@ -3,13 +3,14 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
-from tasks_core import repository, runtime
-from tasks_core.errors import TaskNotFound
-from tasks_core.http import TaskResolver, json_response, openapi_responses
+from tasks_core import conditional, repository, runtime
 from tasks_core.models import Message, TaskId, UserId
 from tasks_core.observability import lambda_entrypoint
+from tasks_core.openapi_docs import openapi_responses
+from tasks_core.resolver import TaskResolver
+from tasks_core.responses import json_response
 
 app = TaskResolver()
 DELETED = Message(message="Task deleted successfully").model_dump_json()
@@ -20,11 +21,16 @@ DELETED = Message(message="Task deleted successfully").model_dump_json()
     summary="Delete a task",
     operation_id="deleteTask",
     tags=["tasks"],
-    responses=openapi_responses(200, "The task was deleted", Message, errors=(400, 404, 503)),
+    responses=openapi_responses(200, "The task was deleted", Message, errors=(400, 403, 404, 412, 503)),
 )
-def delete_task(user_id: Annotated[UserId, Path()], task_id: Annotated[TaskId, Path()]) -> Response[str]:
-    if not repository.delete_task(runtime.database(), user_id, task_id):
-        raise TaskNotFound()
+def delete_task(
+    user_id: Annotated[UserId, Path()],
+    task_id: Annotated[TaskId, Path()],
+    if_match: Annotated[
+        str | None, Header(alias="If-Match", description="Delete only if the task's ETag is one of these (or *)")
+    ] = None,
+) -> Response[str]:
+    repository.delete_task(runtime.database(), user_id, task_id, conditional.if_match_tags(if_match))
     return json_response(200, DELETED)
 
 

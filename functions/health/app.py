@@ -3,9 +3,11 @@
 from aws_lambda_powertools.event_handler import Response
 
 from tasks_core import repository, runtime
-from tasks_core.http import TaskResolver, json_response, openapi_responses
 from tasks_core.models import Health
 from tasks_core.observability import lambda_entrypoint
+from tasks_core.openapi_docs import openapi_responses
+from tasks_core.resolver import TaskResolver
+from tasks_core.responses import json_response
 
 app = TaskResolver()
 HEALTHY = Health(status="ok", database="ok").model_dump_json()

@@ -6,9 +6,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tasks_core import pagination, repository, runtime
-from tasks_core.http import TaskResolver, json_response, openapi_responses, user_path
 from tasks_core.models import LIST_LIMIT_DEFAULT, CompletedFilter, ListLimit, Task, UserId
 from tasks_core.observability import lambda_entrypoint
+from tasks_core.openapi_docs import LINK, openapi_responses
+from tasks_core.pagination import Cursor
+from tasks_core.resolver import TaskResolver
+from tasks_core.responses import json_response, user_path
 
 app = TaskResolver()
 
@@ -18,15 +21,13 @@ app = TaskResolver()
     summary="List tasks",
     operation_id="listTasks",
     tags=["tasks"],
-    responses=openapi_responses(
-        200, "A page of tasks", list[Task], errors=(400, 503), headers={"Link": 'Next page, rel="next"'}
-    ),
+    responses=openapi_responses(200, "A page of tasks", list[Task], errors=(400, 403, 503), headers=LINK),
 )
 def list_tasks(
     user_id: Annotated[UserId, Path()],
     completed: Annotated[CompletedFilter | None, Query(description="Only tasks with this state")] = None,
     limit: Annotated[ListLimit, Query(description="Page size")] = LIST_LIMIT_DEFAULT,
-    cursor: Annotated[str | None, Query(description="From the previous page's Link")] = None,
+    cursor: Annotated[Cursor | None, Query(description="From the previous page's Link, as it is")] = None,
 ) -> Response[str]:
     key = runtime.cursor_key()
     after_id = pagination.cursor_position(key, user_id, cursor)

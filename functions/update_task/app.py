@@ -3,17 +3,18 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from tasks_core import repository, runtime
-from tasks_core.errors import TaskNotFound
-from tasks_core.http import TaskResolver, json_response, openapi_responses
+from tasks_core import conditional, repository, runtime
 from tasks_core.models import Task, TaskId, TaskUpdate, UserId
 from tasks_core.observability import lambda_entrypoint
+from tasks_core.openapi_docs import ETAG, openapi_responses
+from tasks_core.resolver import TaskResolver
+from tasks_core.responses import task_response
 
 app = TaskResolver()
 ROUTE = "/users/<user_id>/tasks/<task_id>"
-RESPONSES = openapi_responses(200, "The updated task", Task, errors=(400, 404, 413, 503))
+RESPONSES = openapi_responses(200, "The updated task", Task, errors=(400, 403, 404, 412, 413, 503), headers=ETAG)
 
 
 # PUT and PATCH are the same partial update (API.md): only the fields present change.
@@ -23,11 +24,12 @@ def update_task(
     user_id: Annotated[UserId, Path()],
     task_id: Annotated[TaskId, Path()],
     changes: Annotated[TaskUpdate, Body()],
+    if_match: Annotated[
+        str | None, Header(alias="If-Match", description="Change only if the task's ETag is one of these (or *)")
+    ] = None,
 ) -> Response[str]:
-    task = repository.update_task(runtime.database(), user_id, task_id, changes)
-    if task is None:
-        raise TaskNotFound()
-    return json_response(200, task.model_dump_json())
+    task = repository.update_task(runtime.database(), user_id, task_id, changes, conditional.if_match_tags(if_match))
+    return task_response(200, task)
 
 
 lambda_handler = lambda_entrypoint(app, "UpdateTask")

@@ -7,6 +7,7 @@ The classes are the handler contract tests themselves; tests/e2e/conftest.py giv
 from __future__ import annotations
 
 from tests.e2e.server import HttpApi
+from tests.handlers.test_conditional import TestETag, TestIfMatch, TestIfNoneMatch
 from tests.handlers.test_contract import (
     TestCreate,
     TestDelete,
@@ -18,15 +19,22 @@ from tests.handlers.test_contract import (
     test_health,
     update_method,
 )
+from tests.handlers.test_idempotency import TestKeySyntax, TestReplay, TestReuse
 from tests.support.contract import assert_error
 
 __all__ = [
     "TestCreate",
     "TestDelete",
+    "TestETag",
     "TestGet",
+    "TestIfMatch",
+    "TestIfNoneMatch",
+    "TestKeySyntax",
     "TestList",
     "TestOrderOfChecks",
     "TestPathParameters",
+    "TestReplay",
+    "TestReuse",
     "TestUpdate",
     "test_health",
     "update_method",

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from tests.e2e.server import HttpApi, LocalServer
 
 
@@ -77,6 +79,40 @@ class TestEvent:
         event = echoed(probe.post("/echo/bin", body=payload, headers={"content-type": "application/octet-stream"}))[
             "event"
         ]
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == payload
+
+    @pytest.mark.parametrize(
+        ("content_type", "text"),
+        [
+            ("application/json", True),
+            ("application/json; charset=utf-8", True),
+            ("text/plain", True),
+            ("application/xml", True),
+            ("application/javascript", True),
+            ("application/x-www-form-urlencoded", False),  # what curl -d sends
+            ("application/problem+json", False),
+            ("application/jsonl", False),
+            (None, False),
+        ],
+    )
+    def test_only_text_types_are_passed_as_text(self, probe: HttpApi, content_type: str | None, text: bool) -> None:
+        connection = http.client.HTTPConnection(probe.host, probe.port, timeout=60)
+        try:
+            connection.putrequest("POST", "/echo/typed")
+            if content_type:
+                connection.putheader("Content-Type", content_type)
+            connection.putheader("Content-Length", "10")
+            connection.endheaders(b'{"k": "v"}')
+            event = json.loads(connection.getresponse().read())["event"]
+        finally:
+            connection.close()
+        assert event["isBase64Encoded"] is not text
+        assert (event["body"] if text else base64.b64decode(event["body"])) == ('{"k": "v"}' if text else b'{"k": "v"}')
+
+    def test_invalid_utf8_under_a_text_type_arrives_as_its_bytes(self, probe: HttpApi) -> None:
+        payload = b'{"title":"\xff\xfe bad"}'
+        event = echoed(probe.post("/echo/bad", body=payload, headers={"content-type": "application/json"}))["event"]
         assert event["isBase64Encoded"] is True
         assert base64.b64decode(event["body"]) == payload
 

@@ -23,7 +23,8 @@ def test_document_lists_every_operation(http_api: HttpApi) -> None:
 
 
 # "No server error and no response that breaks the schema". Not ST202 (schema-valid requests
-# rejected): an opaque cursor is a string to the schema and a MAC to the API. Not ST204:
+# rejected): a cursor of the documented syntax can still fail its MAC, and an If-Match of any
+# string can be stale (412). Not ST204:
 # API Gateway answers 404, not 405, for a method no route serves (API.md).
 CHECKS = ",".join(
     (

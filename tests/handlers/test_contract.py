@@ -161,11 +161,17 @@ class TestCreate:
         assert response.status == 201
         assert response.json()["title"] == "binary"
 
-    def test_invalid_utf8_is_invalid_json(self, api: InProcessApi, user_id: str) -> None:
-        response = api.post(
-            tasks_path(user_id), body=b'{"title": "\xff\xfe"}', headers={"content-type": "application/octet-stream"}
-        )
-        assert_error(response, 400, "invalid_json")
+    @pytest.mark.parametrize(
+        "content_type",
+        ["application/octet-stream", "application/json", "application/x-www-form-urlencoded", "text/plain"],
+    )
+    def test_invalid_utf8_is_invalid_json_whatever_the_content_type(
+        self, api: InProcessApi, user_id: str, content_type: str
+    ) -> None:
+        for body in (b'{"title": "\xff\xfe bad"}', b'{"title": "\xed\xa0\x80 surrogate"}', b'{"title": "\xc3"}'):
+            response = api.post(tasks_path(user_id), body=body, headers={"content-type": content_type})
+            assert_error(response, 400, "invalid_json")
+        assert api.get(tasks_path(user_id)).json() == []
 
     def test_body_over_64_kib_is_413(self, api: InProcessApi, user_id: str) -> None:
         body = json.dumps({"title": "big", "description": "x" * MAX_BODY})
@@ -205,6 +211,8 @@ GOOD_USER_IDS = [
     "john.doe+tasks@example.com",
     "A.Z_a~z-0:9",
     "42",
+    "...",  # only . and .. are path segments a client normalises away
+    ".dotfile",
 ]
 BAD_USER_IDS = [
     "x" * 129,
@@ -216,6 +224,10 @@ BAD_USER_IDS = [
     "semi;colon",
     "quote'",
     "%00",
+    ".",
+    "..",
+    "%2E",
+    "%2e%2E",
 ]
 
 

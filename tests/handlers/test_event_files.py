@@ -1,5 +1,6 @@
 """Every file in events/ is a valid payload 2.0 event for a route of the template, and gives
-the outcome its name promises when invoked with that route's function."""
+the outcome its name promises when invoked with that route's function; `schedule_*` files are
+EventBridge scheduled events for the scheduled functions."""
 
 from __future__ import annotations
 
@@ -15,10 +16,16 @@ from local.template import PROJECT_ROOT
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_error, assert_task
 
-EVENTS = sorted((PROJECT_ROOT / "events").glob("*.json"))
+EVENTS = sorted(path for path in (PROJECT_ROOT / "events").glob("*.json") if not path.stem.startswith("schedule_"))
+SCHEDULED = {"schedule_purge_idempotency_keys": "PurgeIdempotencyKeysFunction"}
 EXPECTED: dict[str, tuple[int, str | None]] = {
     "create_task": (201, None),
     "create_task_completed": (201, None),
+    "create_task_idempotency_key": (201, None),
+    "get_task_if_none_match": (304, None),
+    "error_create_task_bad_idempotency_key": (400, "validation_error"),
+    "error_update_task_stale_if_match": (412, "precondition_failed"),
+    "error_delete_task_stale_if_match": (412, "precondition_failed"),
     "list_tasks": (200, None),
     "list_tasks_completed": (200, None),
     "get_task": (200, None),
@@ -46,6 +53,8 @@ def load(path: Path) -> dict[str, Any]:
 
 def test_every_event_file_has_an_expectation() -> None:
     assert {path.stem for path in EVENTS} == set(EXPECTED)
+    scheduled = {path.stem for path in (PROJECT_ROOT / "events").glob("schedule_*.json")}
+    assert scheduled == set(SCHEDULED)
 
 
 @pytest.mark.parametrize("path", EVENTS, ids=lambda path: path.stem)
@@ -90,6 +99,19 @@ def test_event_gives_its_outcome(api: InProcessApi, path: Path) -> None:
         assert body["request_id"] == event["requestContext"]["requestId"]
         return
     assert response.status == status, response.body
+    if status == 304:
+        assert response.body == b""
+        assert response.header("etag")
+        return
     body = response.json()
     if isinstance(body, dict) and "id" in body:
         assert_task(body, user_id=event["pathParameters"]["user_id"])
+
+
+@pytest.mark.parametrize(("name", "function"), sorted(SCHEDULED.items()))
+def test_scheduled_event_runs_its_function(api: InProcessApi, name: str, function: str) -> None:
+    event = load(PROJECT_ROOT / "events" / f"{name}.json")
+    assert event["detail-type"] == "Scheduled Event"
+    result = api.invoke(function, event)
+    assert isinstance(result["purged"], int)
+    assert result["purged"] >= 0

@@ -11,8 +11,8 @@ import pytest
 from tasks_core import repository
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable
-from tasks_core.models import TaskCreate
 from tests.integration.conftest import make_database
+from tests.support.tasks import create, list_tasks
 
 
 def backend_pid(db: Database) -> int:
@@ -54,8 +54,8 @@ def test_connection_settings(db: Database) -> None:
 
 def test_no_statement_is_ever_prepared(db: Database, user_id: str) -> None:
     for index in range(10):  # psycopg would prepare after 5 runs by default
-        repository.create_task(db, user_id, TaskCreate(title=f"t{index}"))
-        repository.list_tasks(db, user_id, limit=5)
+        create(db, user_id, f"t{index}")
+        list_tasks(db, user_id, limit=5)
     conn, _ = db.connection()
     assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
 
@@ -77,9 +77,9 @@ def test_next_request_after_the_server_closed_the_connection_succeeds(
         assert admin.execute("SELECT pg_terminate_backend(%s)", (victim,)).fetchone() == (True,)
     time.sleep(0.05)  # the FATAL message reaches the socket
     if operation == "read":
-        assert repository.list_tasks(db, user_id, limit=1).tasks == []
+        assert list_tasks(db, user_id, limit=1).tasks == []
     else:
-        assert repository.create_task(db, user_id, TaskCreate(title="after")).title == "after"
+        assert create(db, user_id, "after").title == "after"
     assert backend_pid(db) != victim
     db.close()
 

@@ -35,7 +35,7 @@ def test_applied_once(empty_database: str) -> None:
     everything = [migration.version for migration in available_migrations()]
     assert migrate(empty_database) == everything
     assert migrate(empty_database) == []
-    assert tables(empty_database) == {"users", "tasks", "schema_migrations"}
+    assert tables(empty_database) == {"users", "tasks", "idempotency_keys", "schema_migrations"}
     with psycopg.connect(empty_database) as conn:
         recorded = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert recorded == everything

@@ -14,8 +14,8 @@ from local.database import EmbeddedPostgres
 from tasks_core import repository
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.migrate import migrate
-from tasks_core.models import TaskCreate
 from tests.integration.conftest import make_database
+from tests.support.tasks import as_task, create
 
 
 def test_database_down_then_back(user_id: str) -> None:
@@ -25,7 +25,7 @@ def test_database_down_then_back(user_id: str) -> None:
         url = server.start()
         migrate(url)
         db = make_database(url)
-        created = repository.create_task(db, user_id, TaskCreate(title="before the outage"))
+        created = create(db, user_id, "before the outage")
 
         server.stop()
         for _ in range(3):  # every request, not only the first, answers fast
@@ -35,8 +35,8 @@ def test_database_down_then_back(user_id: str) -> None:
             assert time.monotonic() - started < 8  # bounded by the connect timeout, not the 10 s function timeout
 
         assert server.start() == url
-        assert repository.get_task(db, user_id, created.id) == created
-        assert repository.create_task(db, user_id, TaskCreate(title="after")).title == "after"
+        assert as_task(repository.get_task(db, user_id, created.id)) == created
+        assert create(db, user_id, "after").title == "after"
         db.close()
     finally:
         server.stop()

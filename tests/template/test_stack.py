@@ -302,7 +302,25 @@ def test_operations_alarms_logs_and_access_logs(aws: dict[str, Any]) -> None:
     assert json.loads(access_logs["Format"].replace("\n", ""))["requestId"] == "$context.requestId"
     log_groups = [value for value in resources.values() if value["Type"] == "AWS::Logs::LogGroup"]
     assert all(int(group["Properties"]["RetentionInDays"]) == 90 for group in log_groups)
-    assert len(log_groups) == 8  # seven functions and the API's access log
+    assert len(log_groups) == 9  # eight functions and the API's access log
+
+
+def test_http_api_stage_throttles_every_route_and_the_budget_rule_reaches_cloudformation(
+    aws: dict[str, Any],
+) -> None:
+    # moto has no ApiGatewayV2: the stage is checked as SAM hands it to CloudFormation.
+    parameters = {**SECRET_MODE, "ThrottlingRateLimit": "120", "ThrottlingBurstLimit": "15"}
+    translated = translate(parameters, aws["s3"])
+    [stage] = [value for value in translated["Resources"].values() if value["Type"] == "AWS::ApiGatewayV2::Stage"]
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (120, 15)
+    assert "RouteSettings" not in stage["Properties"]
+    defaults = translate(SECRET_MODE, aws["s3"])
+    [stage] = [value for value in defaults["Resources"].values() if value["Type"] == "AWS::ApiGatewayV2::Stage"]
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (50, 10)
+    # CloudFormation evaluates Rules before it creates anything; SAM must pass them through.
+    assert "ReservedConcurrencyFitsConnectionBudget" in translated["Rules"]
 
 
 def _refers(resource: dict[str, Any], name: str) -> bool:
@@ -313,3 +331,18 @@ def _refers(resource: dict[str, Any], name: str) -> bool:
 def _actions(statement: dict[str, Any]) -> list[str]:
     actions = statement.get("Action", [])
     return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_expired_idempotency_keys_are_purged_hourly(aws: dict[str, Any]) -> None:
+    template = deployable(IAM_MODE, aws["s3"])
+    physical = create_stack_from(aws, template, IAM_MODE)
+    resources = template["Resources"]
+    [rule] = [value for value in resources.values() if value["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["PurgeIdempotencyKeysFunction", "Arn"]}
+    purge = aws["lambda"].get_function(FunctionName=physical["PurgeIdempotencyKeysFunction"])
+    assert purge["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    for logical_id in [*API_FUNCTIONS, "PurgeIdempotencyKeysFunction"]:
+        config = aws["lambda"].get_function(FunctionName=physical[logical_id])["Configuration"]
+        assert str(config["Environment"]["Variables"]["IDEMPOTENCY_KEY_TTL_SECONDS"]) == "86400"

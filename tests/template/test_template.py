@@ -41,6 +41,7 @@ def test_each_operation_has_its_own_function() -> None:
         "DeleteTaskFunction": ["DELETE"],
         "HealthFunction": ["GET"],
         "MigrateFunction": [],
+        "PurgeIdempotencyKeysFunction": [],
     }
 
 

@@ -20,7 +20,9 @@ from tasks_core.errors import (
     TaskNotFound,
     ValidationFailed,
 )
-from tasks_core.http import TaskResolver, error_response, field_errors
+from tasks_core.field_errors import field_errors
+from tasks_core.resolver import TaskResolver
+from tasks_core.responses import error_response
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,37 @@ class TaskNotFound(ApiError):
     default_detail = "Task not found"
 
 
+class IdempotencyKeyInFlight(ApiError):
+    """A request with the same Idempotency-Key is still running; the client should retry."""
+
+    status = 409
+    code = "idempotency_key_in_flight"
+    default_detail = "a request with this Idempotency-Key is still in progress, retry later"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__()
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class PreconditionFailed(ApiError):
+    """If-Match names none of the task's current ETag: someone changed it since it was read."""
+
+    status = 412
+    code = "precondition_failed"
+    default_detail = "the task has changed: If-Match does not match its current ETag"
+
+
+class IdempotencyKeyReused(ApiError):
+    """The Idempotency-Key was used before for a different request."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    default_detail = "this Idempotency-Key was already used for a different request"
+
+
 class PayloadTooLarge(ApiError):
     """The body is larger than the contract allows."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,17 +14,36 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictBool,
-    TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
 
 TITLE_MAX_LENGTH = 500
 DESCRIPTION_MAX_LENGTH = 5000
-USER_ID_PATTERN = r"^[A-Za-z0-9._~@:+|\-]{1,128}$"
+# `.` and `..` fit the alphabet, but clients normalise such path segments away (RFC 3986), so
+# that user could never reach its tasks.
+USER_ID_MAX_LENGTH = 128
+USER_ID_PATTERN = rf"(?!\.\.?$)[A-Za-z0-9._~@:+|\-]{{1,{USER_ID_MAX_LENGTH}}}"
+USER_ID_RULE = f"must be 1 to {USER_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ ~ @ : + | -, and not . or .."
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_KEY_PATTERN = rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}"
+IDEMPOTENCY_KEY_RULE = f"must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters (0x21-0x7E)"
 TASK_ID_MAX = 2**63 - 1  # PostgreSQL bigint
 LIST_LIMIT_MAX = 200  # keeps the largest page (200 x ~20 KB) far below Lambda's 6 MB
 LIST_LIMIT_DEFAULT = 100
+
+
+def matching(pattern: str, rule: str, *, max_length: int) -> tuple[AfterValidator, WithJsonSchema]:
+    """A string rule as a validator whose message is `rule`, and as the JSON schema's pattern."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(rule)
+        return value
+
+    schema = {"type": "string", "pattern": f"^{pattern}$", "minLength": 1, "maxLength": max_length}
+    return AfterValidator(check), WithJsonSchema(schema)
 
 
 def storable_text(value: str) -> str:
@@ -83,7 +103,10 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
-UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, min_length=1, max_length=128)]
+UserId = Annotated[str, *matching(USER_ID_PATTERN, USER_ID_RULE, max_length=USER_ID_MAX_LENGTH)]
+IdempotencyKeyValue = Annotated[
+    str, *matching(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+]
 # The bounds come before the BeforeValidator (which runs first either way) so that pydantic's
 # JSON schema says minimum/maximum rather than its internal ge/le.
 TaskId = Annotated[int, Field(ge=1, le=TASK_ID_MAX), BeforeValidator(decimal_digits)]
@@ -162,6 +185,3 @@ class ErrorBody(BaseModel):
     code: str
     errors: list[ErrorItem] | None = None
     request_id: str
-
-
-TASK_LIST = TypeAdapter(list[Task])

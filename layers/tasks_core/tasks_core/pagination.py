@@ -12,13 +12,20 @@ import binascii
 import hashlib
 import hmac
 import struct
+from typing import Annotated
 from urllib.parse import urlencode
 
 from .errors import FieldError, ValidationFailed
+from .models import matching
 
 _VERSION = 1
 _LAYOUT = struct.Struct(">BQ")  # version, last id
 _MAC_BYTES = 12
+# base64url of the layout and the MAC, without padding: 28 characters of A-Z a-z 0-9 - _.
+CURSOR_LENGTH = -(-(_LAYOUT.size + _MAC_BYTES) * 4 // 3)
+CURSOR_PATTERN = rf"[A-Za-z0-9_\-]{{{CURSOR_LENGTH}}}"
+INVALID_CURSOR = "is not a valid cursor"
+Cursor = Annotated[str, *matching(CURSOR_PATTERN, INVALID_CURSOR, max_length=CURSOR_LENGTH)]
 
 
 class InvalidCursor(ValueError):
@@ -40,21 +47,21 @@ def encode_cursor(key: bytes, user_id: str, last_id: int) -> str:
 def decode_cursor(key: bytes, user_id: str, cursor: str) -> int:
     """The last id the cursor stands for; InvalidCursor when it was not made by encode_cursor."""
     if not cursor.isascii():
-        raise InvalidCursor("is not a valid cursor")
+        raise InvalidCursor(INVALID_CURSOR)
     try:
         token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("is not a valid cursor") from exc
+        raise InvalidCursor(INVALID_CURSOR) from exc
     # b64decode skips characters outside the alphabet: only the canonical spelling is accepted.
     canonical = base64.urlsafe_b64encode(token).rstrip(b"=").decode()
     payload, mac = token[: _LAYOUT.size], token[_LAYOUT.size :]
     if canonical != cursor or len(payload) != _LAYOUT.size:
-        raise InvalidCursor("is not a valid cursor")
+        raise InvalidCursor(INVALID_CURSOR)
     if not hmac.compare_digest(mac, _mac(key, user_id, payload)):
-        raise InvalidCursor("is not a valid cursor")
+        raise InvalidCursor(INVALID_CURSOR)
     version, last_id = _LAYOUT.unpack(payload)
     if version != _VERSION:
-        raise InvalidCursor("is not a valid cursor")
+        raise InvalidCursor(INVALID_CURSOR)
     return int(last_id)
 
 

@@ -1,19 +1,47 @@
 """All SQL of the API: one statement, one round trip, per operation.
 
 Every statement is scoped by user_id, so another user's task is simply not found. Statements
-are constants with named parameters; rows become models through psycopg row factories.
+are constants with named parameters. A task leaves the database as the response body itself:
+PostgreSQL writes its JSON (compact, as pydantic would; tests/integration/test_task_json.py)
+and its ETag, so a stored response (Idempotency-Key) and a fresh one are the same text, and no
+row is turned into a model and back on the way out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg.rows import kwargs_row, tuple_row
+import psycopg
+from psycopg.rows import tuple_row
 
 from .db import Database
-from .models import TASK_LIST, Task, TaskCreate, TaskUpdate
+from .errors import DatabaseUnavailable, IdempotencyKeyInFlight, IdempotencyKeyReused, PreconditionFailed, TaskNotFound
+from .models import TaskCreate, TaskUpdate
 
-_TASK_COLUMNS = "id, title, description, completed, user_id, created_at, updated_at"
+_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+
+
+def _task_json(t: str) -> str:
+    """SQL for the task `t` as the API's JSON text: the fields of models.Task, in order, compact."""
+    return f"""(
+        '{{"id":' || {t}.id
+        || ',"title":' || to_json({t}.title)::text
+        || ',"description":' || coalesce(to_json({t}.description)::text, 'null')
+        || ',"completed":' || {t}.completed
+        || ',"user_id":' || to_json({t}.user_id)::text
+        || ',"created_at":"' || to_char({t}.created_at AT TIME ZONE 'UTC', {_UTC})
+        || '","updated_at":"' || to_char({t}.updated_at AT TIME ZONE 'UTC', {_UTC}) || '"}}'
+    )"""
+
+
+def _etag(t: str) -> str:
+    """SQL for the strong ETag of the task `t`: its updated_at in microseconds, quoted.
+
+    updated_at moves forward on every update that sets a field (UPDATE_TASK), and ids are never
+    reused, so the tag changes whenever the task does.
+    """
+    return f"""('"' || (extract(epoch FROM {t}.updated_at) * 1000000)::bigint || '"')"""
+
 
 # The user row is created on a user's first task, in the same statement: the FK check at the
 # end of the statement sees the CTE's insert, and ON CONFLICT makes concurrent first tasks safe.
@@ -21,92 +49,183 @@ CREATE_TASK = f"""
 WITH new_user AS (
     INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
 )
-INSERT INTO tasks (user_id, title, description, completed)
+INSERT INTO tasks AS t (user_id, title, description, completed)
 VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s)
-RETURNING {_TASK_COLUMNS}
+RETURNING t.id, {_etag("t")}, {_task_json("t")}
+"""
+
+# Create with an Idempotency-Key, in one statement and one transaction:
+# - `task` is the new task as it will be stored: its id drawn from the identity sequence and its
+#   timestamps the transaction's now(), so its response can be written before the row exists;
+# - `claim` inserts the key with that response. A key held by a request still in flight makes
+#   this wait for it (the unique index), then find its row; an expired key is taken over, and a
+#   live one is left as it is (the no-op update only makes RETURNING give the stored row);
+# - `created` inserts the task only when the claim is ours (its task id is the one just drawn).
+# A key never exists without its task, nor a task without its key; a failure stores neither.
+CREATE_TASK_WITH_KEY = f"""
+WITH new_user AS (
+    INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
+),
+task AS (
+    SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, %(user_id)s::text AS user_id,
+           %(title)s::text AS title, %(description)s::text AS description, %(completed)s::boolean AS completed,
+           now() AS created_at, now() AS updated_at
+),
+claim AS (
+    INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id, etag, body, expires_at)
+    SELECT t.user_id, %(key)s, %(fingerprint)s, t.id, {_etag("t")}, {_task_json("t")},
+           now() + make_interval(secs => %(ttl_s)s)
+    FROM task t
+    ON CONFLICT (user_id, key) DO UPDATE SET
+        fingerprint = CASE WHEN k.expires_at > now() THEN k.fingerprint ELSE excluded.fingerprint END,
+        task_id = CASE WHEN k.expires_at > now() THEN k.task_id ELSE excluded.task_id END,
+        etag = CASE WHEN k.expires_at > now() THEN k.etag ELSE excluded.etag END,
+        body = CASE WHEN k.expires_at > now() THEN k.body ELSE excluded.body END,
+        expires_at = CASE WHEN k.expires_at > now() THEN k.expires_at ELSE excluded.expires_at END
+    RETURNING k.task_id, k.fingerprint, k.etag, k.body
+),
+created AS (
+    INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) OVERRIDING SYSTEM VALUE
+    SELECT t.id, t.user_id, t.title, t.description, t.completed, t.created_at, t.updated_at
+    FROM task t JOIN claim ON claim.task_id = t.id
+    RETURNING id
+)
+SELECT claim.task_id, claim.fingerprint, claim.etag, claim.body, EXISTS (SELECT FROM created) FROM claim
 """
 
 GET_TASK = f"""
-SELECT {_TASK_COLUMNS} FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
+SELECT t.id, {_etag("t")}, {_task_json("t")} FROM tasks t WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
 """
 
-# Keyset pagination on (user_id, id), served by tasks_user_id_id_idx. The page comes back as
-# the response body, made by PostgreSQL: one JSON text instead of a model per row and a Python
-# timestamp formatter per field (measured: 2.7 ms of Python for 100 rows, bench/README.md).
-# Timestamps in the contract's format (UTC, always microseconds); the last id is set when
-# another page follows (LIMIT reads one row more).
-_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+# Keyset pagination on (user_id, id), served by tasks_user_id_id_idx; LIMIT reads one row more
+# to know whether another page follows, and the last id of this page is set when one does.
 LIST_TASKS_JSON = f"""
 WITH page AS (
-    SELECT {_TASK_COLUMNS}, row_number() OVER (ORDER BY id) AS n FROM tasks
-    WHERE user_id = %(user_id)s
-      AND id > %(after_id)s
-      AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
-    ORDER BY id
+    SELECT t.*, row_number() OVER (ORDER BY t.id) AS n FROM tasks t
+    WHERE t.user_id = %(user_id)s
+      AND t.id > %(after_id)s
+      AND (%(completed)s::boolean IS NULL OR t.completed = %(completed)s::boolean)
+    ORDER BY t.id
     LIMIT %(fetch)s
 )
-SELECT coalesce(json_agg(json_build_object(
-           'id', id, 'title', title, 'description', description, 'completed', completed, 'user_id', user_id,
-           'created_at', to_char(created_at AT TIME ZONE 'UTC', {_UTC}),
-           'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {_UTC})
-       ) ORDER BY id) FILTER (WHERE n <= %(limit)s), '[]')::text,
-       CASE WHEN count(*) > %(limit)s THEN max(id) FILTER (WHERE n <= %(limit)s) END
+SELECT '[' || coalesce(string_agg({_task_json("page")}, ',' ORDER BY page.id) FILTER (WHERE n <= %(limit)s), '')
+           || ']',
+       CASE WHEN count(*) > %(limit)s THEN max(page.id) FILTER (WHERE n <= %(limit)s) END
 FROM page
 """
 
 # A field changes only when its set_* flag is true, so one constant statement serves every
 # subset of fields (no SQL built at run time, nothing read first). updated_at moves forward
 # on every update, by at least a microsecond even if the clock has not.
+# `if_match` (the If-Match tags, or NULL for none or `*`) guards the write inside the statement:
+# of racing writers with the same tag the first wins, and the others, re-checked against the
+# row it wrote, match nothing. `target` (the statement's snapshot) tells 412 from 404.
 UPDATE_TASK = f"""
-UPDATE tasks SET
-    title = CASE WHEN %(set_title)s THEN %(title)s::text ELSE title END,
-    description = CASE WHEN %(set_description)s THEN %(description)s::text ELSE description END,
-    completed = CASE WHEN %(set_completed)s THEN %(completed)s::boolean ELSE completed END,
-    updated_at = greatest(now(), updated_at + interval '1 microsecond')
-WHERE id = %(task_id)s AND user_id = %(user_id)s
-RETURNING {_TASK_COLUMNS}
+WITH target AS (
+    SELECT id FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
+),
+updated AS (
+    UPDATE tasks t SET
+        title = CASE WHEN %(set_title)s THEN %(title)s::text ELSE t.title END,
+        description = CASE WHEN %(set_description)s THEN %(description)s::text ELSE t.description END,
+        completed = CASE WHEN %(set_completed)s THEN %(completed)s::boolean ELSE t.completed END,
+        updated_at = greatest(now(), t.updated_at + interval '1 microsecond')
+    WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
+      AND (%(if_match)s::text[] IS NULL OR {_etag("t")} = ANY (%(if_match)s::text[]))
+    RETURNING t.id, {_etag("t")} AS etag, {_task_json("t")} AS body
+)
+SELECT id, etag, body FROM updated
+UNION ALL
+SELECT id, NULL, NULL FROM target WHERE NOT EXISTS (SELECT FROM updated)
 """
 
-DELETE_TASK = """
-DELETE FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s RETURNING id
+DELETE_TASK = f"""
+WITH target AS (
+    SELECT id FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
+),
+deleted AS (
+    DELETE FROM tasks t
+    WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
+      AND (%(if_match)s::text[] IS NULL OR {_etag("t")} = ANY (%(if_match)s::text[]))
+    RETURNING t.id
+)
+SELECT EXISTS (SELECT FROM deleted), EXISTS (SELECT FROM target)
+"""
+
+# Expired keys in batches, so one run holds few locks and ends well within its timeout.
+PURGE_EXPIRED_KEYS = """
+WITH purged AS (
+    DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT %(batch)s
+    ))
+    RETURNING 1
+)
+SELECT count(*) FROM purged
 """
 
 PING = "SELECT 1"
 
-_task_row = kwargs_row(Task.model_construct)  # rows come from our own schema: no re-validation
+# A request holding a key is one statement that has run for lock_timeout already: it ends soon.
+IN_FLIGHT_RETRY_AFTER_S = 1
 
 
 @dataclass(frozen=True)
-class TaskPage:
-    """One page of a listing; `last_id` is set when another page follows."""
+class TaskRecord:
+    """A task as the API sends it: its id, its strong ETag and its JSON body."""
 
-    tasks: list[Task]
-    last_id: int | None
+    id: int
+    etag: str
+    body: str
 
 
-def create_task(db: Database, user_id: str, task: TaskCreate) -> Task:
-    """Insert a task (and its user on first use)."""
+@dataclass(frozen=True)
+class CreatedTask:
+    """The answer to a create: the task, and whether it is a stored answer given again."""
+
+    task: TaskRecord
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key, the fingerprint of its request, and how long to keep it."""
+
+    key: str
+    fingerprint: str
+    ttl_s: int
+
+
+def create_task(db: Database, user_id: str, task: TaskCreate, key: IdempotencyKey | None = None) -> CreatedTask:
+    """Insert a task (and its user on first use); with a key, at most once per key.
+
+    Raises IdempotencyKeyReused when the key was used for another request, and
+    IdempotencyKeyInFlight when the request holding it did not finish in time.
+    """
     params = {"user_id": user_id, **task.model_dump()}
-    return db.fetch(CREATE_TASK, params, _task_row, idempotent=False)[0]
+    if key is None:
+        task_id, etag, body = db.fetch(CREATE_TASK, params, tuple_row, idempotent=False)[0]
+        return CreatedTask(TaskRecord(task_id, etag, body))
+    params |= {"key": key.key, "fingerprint": key.fingerprint, "ttl_s": key.ttl_s}
+    try:
+        # Retrying is safe: a second run replays what the first one stored, or does its work.
+        row = db.fetch(CREATE_TASK_WITH_KEY, params, tuple_row, idempotent=True)[0]
+    except DatabaseUnavailable as exc:
+        # The wait for a request holding the key ran past lock_timeout (role default).
+        if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+            raise IdempotencyKeyInFlight(IN_FLIGHT_RETRY_AFTER_S) from exc
+        raise
+    task_id, fingerprint, etag, body, created = row
+    if fingerprint != key.fingerprint:
+        raise IdempotencyKeyReused()
+    return CreatedTask(TaskRecord(task_id, etag, body), replayed=not created)
 
 
-def get_task(db: Database, user_id: str, task_id: int) -> Task | None:
-    """The user's task, or None."""
-    rows = db.fetch(GET_TASK, {"user_id": user_id, "task_id": task_id}, _task_row, idempotent=True)
-    return rows[0] if rows else None
-
-
-def list_tasks(
-    db: Database,
-    user_id: str,
-    *,
-    limit: int,
-    after_id: int = 0,
-    completed: bool | None = None,
-) -> TaskPage:
-    """Up to `limit` of the user's tasks with id > after_id, in id order, as models."""
-    body, last_id = list_tasks_json(db, user_id, limit=limit, after_id=after_id, completed=completed)
-    return TaskPage(TASK_LIST.validate_json(body), last_id)
+def get_task(db: Database, user_id: str, task_id: int) -> TaskRecord:
+    """The user's task; TaskNotFound when there is none."""
+    rows = db.fetch(GET_TASK, {"user_id": user_id, "task_id": task_id}, tuple_row, idempotent=True)
+    if not rows:
+        raise TaskNotFound()
+    return TaskRecord(*rows[0])
 
 
 def list_tasks_json(
@@ -117,32 +236,66 @@ def list_tasks_json(
     after_id: int = 0,
     completed: bool | None = None,
 ) -> tuple[str, int | None]:
-    """The page as JSON text, and the last id when another page follows."""
+    """Up to `limit` of the user's tasks with id > after_id, in id order, as a JSON array;
+    and the last id when another page follows."""
     params = {"user_id": user_id, "after_id": after_id, "completed": completed, "fetch": limit + 1, "limit": limit}
     body, last_id = db.fetch(LIST_TASKS_JSON, params, tuple_row, idempotent=True)[0]
     return str(body), last_id
 
 
-def update_task(db: Database, user_id: str, task_id: int, changes: TaskUpdate) -> Task | None:
-    """Apply the fields present in `changes`; None when the task is not the user's."""
+def update_task(
+    db: Database,
+    user_id: str,
+    task_id: int,
+    changes: TaskUpdate,
+    if_match: list[str] | None = None,
+) -> TaskRecord:
+    """Apply the fields present in `changes`, if the task's ETag is one of `if_match` (None: any).
+
+    Raises TaskNotFound when the task is not the user's, PreconditionFailed when the tag is stale.
+    """
     present = changes.model_fields_set
     if not present:
-        # `{}` changes nothing, updated_at included: the task as it is.
-        return get_task(db, user_id, task_id)
+        # `{}` changes nothing, updated_at included: the task as it is, if the tags allow.
+        found = get_task(db, user_id, task_id)
+        if if_match is not None and found.etag not in if_match:
+            raise PreconditionFailed()
+        return found
     params = {
         "user_id": user_id,
         "task_id": task_id,
+        "if_match": if_match,
         **changes.model_dump(),
         **{f"set_{name}": name in present for name in TaskUpdate.model_fields},
     }
-    rows = db.fetch(UPDATE_TASK, params, _task_row, idempotent=True)
-    return rows[0] if rows else None
+    # A guarded update whose connection died may have committed: run again, its tag would be
+    # stale and the client told 412 for its own change, so it is not retried (503 instead).
+    rows = db.fetch(UPDATE_TASK, params, tuple_row, idempotent=if_match is None)
+    if not rows:
+        raise TaskNotFound()
+    found_id, etag, body = rows[0]
+    if etag is None:
+        raise PreconditionFailed()
+    return TaskRecord(found_id, etag, body)
 
 
-def delete_task(db: Database, user_id: str, task_id: int) -> bool:
-    """Delete the user's task; False when there was none."""
-    rows = db.fetch(DELETE_TASK, {"user_id": user_id, "task_id": task_id}, tuple_row, idempotent=True)
-    return bool(rows)
+def delete_task(db: Database, user_id: str, task_id: int, if_match: list[str] | None = None) -> None:
+    """Delete the user's task if its ETag is one of `if_match` (None: any).
+
+    Raises TaskNotFound when the task is not the user's, PreconditionFailed when the tag is stale.
+    """
+    params = {"user_id": user_id, "task_id": task_id, "if_match": if_match}
+    deleted, existed = db.fetch(DELETE_TASK, params, tuple_row, idempotent=if_match is None)[0]
+    if not existed:
+        raise TaskNotFound()
+    if not deleted:
+        raise PreconditionFailed()
+
+
+def purge_expired_keys(db: Database, batch: int) -> int:
+    """Delete up to `batch` expired idempotency keys; return how many were deleted."""
+    count: int = db.fetch(PURGE_EXPIRED_KEYS, {"batch": batch}, tuple_row, idempotent=True)[0][0]
+    return count
 
 
 def ping(db: Database) -> None:

@@ -90,6 +90,8 @@ class Settings(BaseModel):
     # Keys the MAC on list cursors; a deployment should set its own (CURSOR_SECRET).
     cursor_secret: SecretStr = SecretStr("tasks-api/cursor/v1")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After on 503 responses")
+    # How long an Idempotency-Key and its answer are kept (API.md: 24 hours by default).
+    idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -113,7 +115,11 @@ class Settings(BaseModel):
             "deadline_cap_ms": "DB_DEADLINE_CAP_MS",
         }
         auth_names = {"enabled": "AUTH_ENABLED", "user_id_claim": "AUTH_USER_ID_CLAIM"}
-        top_names = {"cursor_secret": "CURSOR_SECRET", "retry_after_s": "RETRY_AFTER_SECONDS"}
+        top_names = {
+            "cursor_secret": "CURSOR_SECRET",
+            "retry_after_s": "RETRY_AFTER_SECONDS",
+            "idempotency_key_ttl_s": "IDEMPOTENCY_KEY_TTL_SECONDS",
+        }
 
         def given(names: Mapping[str, str]) -> dict[str, object]:
             # An empty variable counts as unset, as CloudFormation passes "" for optional parameters.
