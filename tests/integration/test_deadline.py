@@ -21,12 +21,12 @@ from tasks_core import repository
 from tasks_core.db import Database, invocation_time_limit
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.migrate import migrate
-from tasks_core.models import TaskCreate
 from tasks_core.settings import DatabaseSettings, Settings
 from tests.support.contract import assert_error
 from tests.support.lambda_runtime import TimedApi, functions_use_database
 from tests.support.pgwire import Relay
 from tests.support.processes import frozen
+from tests.support.tasks import as_task, create
 
 
 @pytest.fixture
@@ -135,10 +135,10 @@ def test_too_little_time_to_connect_is_503_without_trying(database_url: str) -> 
 def test_a_healthy_database_is_unaffected_by_the_deadline(database_url: str, user_id: str) -> None:
     db = database(database_url)
     with invocation_time_limit(10_000):
-        task = repository.create_task(db, user_id, TaskCreate(title="in time"))
-        assert repository.get_task(db, user_id, task.id) == task
+        task = create(db, user_id, "in time")
+        assert as_task(repository.get_task(db, user_id, task.id)) == task
     with invocation_time_limit(1200):  # a 0.2 s deadline: enough for a statement on a kept connection
-        assert repository.get_task(db, user_id, task.id) == task
+        assert as_task(repository.get_task(db, user_id, task.id)) == task
     # The deadline belonged to those calls: the connection itself keeps none.
     conn, fresh = db.connection()
     assert fresh is False

@@ -18,11 +18,12 @@ from psycopg.conninfo import conninfo_to_dict
 from local.database import scratch_database, with_database
 from tasks_core import repository
 from tasks_core.db import Database
-from tasks_core.errors import DatabaseUnavailable
+from tasks_core.errors import DatabaseUnavailable, TaskNotFound
 from tasks_core.migrate import migrate
 from tasks_core.models import TaskCreate, TaskUpdate
 from tests.integration.conftest import make_database
 from tests.support.pgwire import Relay
+from tests.support.tasks import as_task, create, list_tasks
 
 
 @pytest.fixture
@@ -56,11 +57,10 @@ def on_a_reader(url: str) -> Database:
 
 
 def test_update_that_reached_a_reader_is_run_again_on_a_new_connection(failover_url: str) -> None:
-    task = repository.create_task(make_database(failover_url), "u1", TaskCreate(title="before"))
+    task = create(make_database(failover_url), "u1", "before")
     db = on_a_reader(failover_url)
     kept = db.connection()[0].info.backend_pid
-    updated = repository.update_task(db, "u1", task.id, TaskUpdate(completed=True))
-    assert updated is not None
+    updated = as_task(repository.update_task(db, "u1", task.id, TaskUpdate(completed=True)))
     assert updated.completed is True
     conn, fresh = db.connection()
     assert fresh is False
@@ -69,11 +69,13 @@ def test_update_that_reached_a_reader_is_run_again_on_a_new_connection(failover_
     db.close()
 
 
-def test_delete_that_reached_a_reader_is_run_again_on_a_new_connection(failover_url: str) -> None:
-    task = repository.create_task(make_database(failover_url), "u2", TaskCreate(title="doomed"))
+def test_guarded_delete_that_reached_a_reader_is_run_again_on_a_new_connection(failover_url: str) -> None:
+    # Even a guarded write: refused, it changed nothing, so its tag still matches on the writer.
+    record = repository.create_task(make_database(failover_url), "u2", TaskCreate(title="doomed")).task
     db = on_a_reader(failover_url)
-    assert repository.delete_task(db, "u2", task.id) is True
-    assert repository.get_task(db, "u2", task.id) is None
+    repository.delete_task(db, "u2", record.id, if_match=[record.etag])
+    with pytest.raises(TaskNotFound):
+        repository.get_task(db, "u2", record.id)
     db.close()
 
 
@@ -81,13 +83,13 @@ def test_create_that_reached_a_reader_is_run_again_and_exists_once(failover_url:
     # 25006 is the server refusing the statement before it runs: nothing was written, so even
     # an insert may run again (unlike after a lost connection, where it may have committed).
     db = on_a_reader(failover_url)
-    created = repository.create_task(db, "u3", TaskCreate(title="written once"))
-    assert repository.list_tasks(db, "u3", limit=10).tasks == [created]
+    created = create(db, "u3", "written once")
+    assert list_tasks(db, "u3", limit=10).tasks == [created]
     db.close()
 
 
 def test_a_reader_again_after_reconnecting_is_503_and_the_connection_is_not_kept(failover_url: str) -> None:
-    task = repository.create_task(make_database(failover_url), "u4", TaskCreate(title="before"))
+    task = create(make_database(failover_url), "u4", "before")
     read_only(failover_url, True)  # every connection reaches a reader: the failover is not over
     try:
         db = make_database(failover_url)
@@ -99,12 +101,12 @@ def test_a_reader_again_after_reconnecting_is_503_and_the_connection_is_not_kept
         assert fresh is True  # the reader's connection was not kept
     finally:
         read_only(failover_url, False)
-    assert repository.update_task(db, "u4", task.id, TaskUpdate(completed=True)) is not None
+    assert as_task(repository.update_task(db, "u4", task.id, TaskUpdate(completed=True))).completed is True
     db.close()
 
 
 def test_a_new_connection_on_a_reader_is_503_without_another_try(failover_url: str) -> None:
-    task = repository.create_task(make_database(failover_url), "u5", TaskCreate(title="before"))
+    task = create(make_database(failover_url), "u5", "before")
     read_only(failover_url, True)
     try:
         with Relay(failover_url) as relay:

@@ -15,10 +15,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tasks_core import repository
 from tasks_core.db import Database
-from tasks_core.errors import DatabaseUnavailable
+from tasks_core.errors import DatabaseUnavailable, TaskNotFound
 from tasks_core.models import TaskCreate, TaskUpdate
+from tasks_core.repository import IdempotencyKey
 from tests.integration.conftest import make_database
-from tests.support.pgwire import Relay
+from tests.support.pgwire import Relay, statement_of
+from tests.support.tasks import as_task, create, list_tasks
 
 
 @pytest.fixture
@@ -53,27 +55,26 @@ def direct(database_url: str, server_url: str) -> str:
 
 
 def test_read_whose_reply_is_lost_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
-    task = repository.create_task(make_database(database_url), user_id, TaskCreate(title="kept"))
-    lost = relay.lose_reply("FROM tasks WHERE id")
-    assert repository.get_task(relayed, user_id, task.id) == task
+    task = create(make_database(database_url), user_id, "kept")
+    lost = relay.lose_reply(statement_of(repository.GET_TASK))
+    assert as_task(repository.get_task(relayed, user_id, task.id)) == task
     assert lost.fired == 1
     assert relay.connections == 2  # the retry ran on a new connection
 
 
 def test_list_whose_reply_is_lost_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
-    task = repository.create_task(make_database(database_url), user_id, TaskCreate(title="listed"))
-    lost = relay.lose_reply("json_agg")
-    assert repository.list_tasks(relayed, user_id, limit=10).tasks == [task]
+    task = create(make_database(database_url), user_id, "listed")
+    lost = relay.lose_reply(statement_of(repository.LIST_TASKS_JSON))
+    assert list_tasks(relayed, user_id, limit=10).tasks == [task]
     assert lost.fired == 1
 
 
 def test_update_whose_reply_is_lost_is_retried(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
-    task = repository.create_task(make_database(database_url), user_id, TaskCreate(title="before"))
-    lost = relay.lose_reply("UPDATE tasks")
-    updated = repository.update_task(relayed, user_id, task.id, TaskUpdate(title="after"))
-    assert updated is not None
+    task = create(make_database(database_url), user_id, "before")
+    lost = relay.lose_reply(statement_of(repository.UPDATE_TASK))
+    updated = as_task(repository.update_task(relayed, user_id, task.id, TaskUpdate(title="after")))
     assert updated.title == "after"
     # It ran twice: the second run moved updated_at again, past the first (lost) one.
     assert updated.updated_at > task.updated_at
@@ -81,11 +82,28 @@ def test_update_whose_reply_is_lost_is_retried(
 
 
 def test_delete_cut_before_it_ran_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
-    task = repository.create_task(make_database(database_url), user_id, TaskCreate(title="doomed"))
-    cut = relay.cut("DELETE FROM tasks")
-    assert repository.delete_task(relayed, user_id, task.id) is True
+    task = create(make_database(database_url), user_id, "doomed")
+    cut = relay.cut(statement_of(repository.DELETE_TASK))
+    repository.delete_task(relayed, user_id, task.id)
     assert cut.fired == 1
     assert count_tasks(database_url, user_id) == 0
+    with pytest.raises(TaskNotFound):
+        repository.get_task(relayed, user_id, task.id)
+
+
+# A guarded write (If-Match) is not run again either: if the first run committed, the second
+# would find its own change, a stale tag, and tell the client 412 for it.
+
+
+def test_guarded_update_whose_reply_is_lost_is_503(
+    database_url: str, relay: Relay, relayed: Database, user_id: str
+) -> None:
+    record = repository.create_task(make_database(database_url), user_id, TaskCreate(title="guarded")).task
+    lost = relay.lose_reply(statement_of(repository.UPDATE_TASK))
+    with pytest.raises(DatabaseUnavailable):
+        repository.update_task(relayed, user_id, record.id, TaskUpdate(title="changed"), if_match=[record.etag])
+    assert lost.fired == 1
+    assert as_task(repository.get_task(relayed, user_id, record.id)).title == "changed"  # it did commit
 
 
 # An insert is never run again: after a lost reply it may have committed.
@@ -94,19 +112,33 @@ def test_delete_cut_before_it_ran_is_retried(database_url: str, relay: Relay, re
 def test_create_whose_reply_is_lost_is_503_and_the_task_exists_once(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
-    lost = relay.lose_reply("INSERT INTO tasks")
+    lost = relay.lose_reply(statement_of(repository.CREATE_TASK))
     with pytest.raises(DatabaseUnavailable):
         repository.create_task(relayed, user_id, TaskCreate(title="committed, never acknowledged"))
     assert lost.fired == 1
     assert count_tasks(database_url, user_id) == 1
     # The next request is served on a new connection.
-    assert repository.list_tasks(relayed, user_id, limit=10).tasks[0].title == "committed, never acknowledged"
+    assert list_tasks(relayed, user_id, limit=10).tasks[0].title == "committed, never acknowledged"
+
+
+def test_keyed_create_whose_reply_is_lost_is_retried_and_exists_once(
+    database_url: str, relay: Relay, relayed: Database, user_id: str
+) -> None:
+    # With an Idempotency-Key the insert is safe to run again: the second run finds the key the
+    # first one stored, and answers with that task.
+    lost = relay.lose_reply(statement_of(repository.CREATE_TASK_WITH_KEY))
+    key = IdempotencyKey("retry-me", "fingerprint", ttl_s=3600)
+    created = repository.create_task(relayed, user_id, TaskCreate(title="once"), key)
+    assert lost.fired == 1
+    assert relay.connections == 2
+    assert created.replayed is True  # the answer the first run stored
+    assert [task.id for task in list_tasks(relayed, user_id, limit=10).tasks] == [created.task.id]
 
 
 def test_create_cut_before_it_ran_is_503_and_no_task_exists(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
-    cut = relay.cut("INSERT INTO tasks")
+    cut = relay.cut(statement_of(repository.CREATE_TASK))
     with pytest.raises(DatabaseUnavailable):
         repository.create_task(relayed, user_id, TaskCreate(title="never ran"))
     assert cut.fired == 1
@@ -135,7 +167,7 @@ def terminate_when_waiting(admin: psycopg.Connection[Any], statement: str) -> No
 def test_update_whose_backend_is_killed_mid_statement_is_retried(
     database_url: str, server_url: str, db: Database, user_id: str
 ) -> None:
-    task = repository.create_task(db, user_id, TaskCreate(title="locked"))
+    task = create(db, user_id, "locked")
     repository.ping(db)  # warm: the statement runs on a kept connection
     with (
         psycopg.connect(database_url) as holder,
@@ -146,8 +178,7 @@ def test_update_whose_backend_is_killed_mid_statement_is_retried(
             update = pool.submit(repository.update_task, db, user_id, task.id, TaskUpdate(title="won"))
             terminate_when_waiting(admin, "UPDATE tasks")
             holder.commit()  # releases the lock: the retry goes through
-            result = update.result(timeout=30)
-    assert result is not None
+            result = as_task(update.result(timeout=30))
     assert result.title == "won"
 
 
@@ -161,14 +192,14 @@ def test_create_whose_backend_is_killed_mid_statement_is_503_and_not_retried(
     ):
         holder.execute("LOCK TABLE tasks IN SHARE MODE")  # inserts wait
         with ThreadPoolExecutor(1) as pool:
-            create = pool.submit(repository.create_task, db, user_id, TaskCreate(title="killed"))
+            killed = pool.submit(repository.create_task, db, user_id, TaskCreate(title="killed"))
             terminate_when_waiting(admin, "INSERT INTO tasks")
             holder.commit()  # released: a retry would go through, and must not happen
             with pytest.raises(DatabaseUnavailable):
-                create.result(timeout=30)
+                killed.result(timeout=30)
     assert count_tasks(database_url, user_id) == 0
     # The environment goes on with a new connection.
-    assert repository.create_task(db, user_id, TaskCreate(title="next")).title == "next"
+    assert create(db, user_id, "next").title == "next"
 
 
 def test_read_on_a_connection_that_was_killed_while_idle_is_served(
@@ -177,5 +208,5 @@ def test_read_on_a_connection_that_was_killed_while_idle_is_served(
     # The idle connection is closed under it (proxy timeout, failover): the poll sees it.
     relay.cut_all()
     time.sleep(0.05)
-    assert repository.list_tasks(relayed, user_id, limit=1).tasks == []
+    assert list_tasks(relayed, user_id, limit=1).tasks == []
     assert relay.connections == 2

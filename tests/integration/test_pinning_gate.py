@@ -29,7 +29,7 @@ from tests.integration.conftest import make_database
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_error
 from tests.support.lambda_runtime import TimedApi, functions_use_database
-from tests.support.pgwire import Message, Relay
+from tests.support.pgwire import Message, Relay, statement_of
 from tests.support.pinning import pinning_problems, statements_of
 
 # The gate's database has a short statement_timeout, so the timeout path takes a second.
@@ -133,6 +133,40 @@ def delete(wire: Wire) -> None:
 
 
 @scenario
+def keyed_create_replay_and_reuse(wire: Wire) -> None:
+    key = {"Idempotency-Key": "gate-key"}
+    first = wire.api.post(wire.tasks, {"title": "keyed"}, headers=key)
+    assert first.status == 201
+    again = wire.api.post(wire.tasks, {"title": "keyed"}, headers=key)
+    assert (again.status, again.body, again.header("idempotent-replayed")) == (201, first.body, "true")
+    assert_error(wire.api.post(wire.tasks, {"title": "other"}, headers=key), 422, "idempotency_key_reused")
+
+
+@scenario
+def conditional_get_update_and_delete(wire: Wire) -> None:
+    created = wire.api.post(wire.tasks, {"title": "tagged"})
+    path, tag = created.header("location"), created.header("etag")
+    assert path is not None
+    assert tag is not None
+    assert wire.api.get(path, headers={"If-None-Match": tag}).status == 304
+    updated = wire.api.patch(path, {"completed": True}, headers={"If-Match": tag})
+    assert updated.status == 200
+    assert_error(wire.api.patch(path, {"title": "stale"}, headers={"If-Match": tag}), 412, "precondition_failed")
+    assert_error(wire.api.delete(path, headers={"If-Match": tag}), 412, "precondition_failed")
+    assert wire.api.delete(path, headers={"If-Match": updated.header("etag") or ""}).status == 200
+
+
+@scenario
+def keyed_create_whose_reply_is_lost(wire: Wire) -> None:
+    assert wire.api.get("/health").status == 200  # warm: a statement is retried on a kept connection only
+    lost = wire.relay.lose_reply(statement_of(repository.CREATE_TASK_WITH_KEY))
+    created = wire.api.post(wire.tasks, {"title": "keyed, reply lost"}, headers={"Idempotency-Key": "lost"})
+    assert created.status == 201  # run again on a new connection: the stored answer
+    assert lost.fired == 1
+    assert [task["id"] for task in wire.api.get(wire.tasks).json()] == [created.json()["id"]]
+
+
+@scenario
 def repeated_statements(wire: Wire) -> None:
     # psycopg prepares a statement on its 6th run by default (prepare_threshold=5).
     for index in range(8):
@@ -195,14 +229,14 @@ def connection_dropped_by_a_proxy_then_reconnect(wire: Wire) -> None:
 @scenario
 def read_whose_reply_is_lost(wire: Wire) -> None:
     task = wire.create()
-    lost = wire.relay.lose_reply("FROM tasks WHERE id")
+    lost = wire.relay.lose_reply(statement_of(repository.GET_TASK))
     assert wire.api.get(wire.path(task)).json() == task
     assert lost.fired == 1
 
 
 @scenario
 def create_whose_reply_is_lost(wire: Wire) -> None:
-    lost = wire.relay.lose_reply("INSERT INTO tasks")
+    lost = wire.relay.lose_reply(statement_of(repository.CREATE_TASK))
     assert_error(wire.api.post(wire.tasks, {"title": "unacknowledged"}), 503, "database_unavailable")
     assert lost.fired == 1
     assert [task["title"] for task in wire.api.get(wire.tasks).json()] == ["unacknowledged"]
@@ -211,7 +245,7 @@ def create_whose_reply_is_lost(wire: Wire) -> None:
 @scenario
 def deadline(wire: Wire) -> None:
     task = wire.create()
-    stalled = wire.relay.stall("FROM tasks WHERE id")
+    stalled = wire.relay.stall(statement_of(repository.GET_TASK))
     late = TimedApi(wire.functions, timeout_s=3.5)  # 2.5 s to the deadline
     assert_error(late.get(wire.path(task)), 503, "database_unavailable")
     assert stalled.fired == 1

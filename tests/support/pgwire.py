@@ -4,7 +4,8 @@ The relay listens on a Unix socket of its own (`Relay.conninfo`) and forwards wh
 messages to the server or pooler of the conninfo it was given (Unix socket or TCP). It keeps
 every message clients sent (`messages()`), so a test can check what went over the wire, and it
 injects the faults a network, a proxy or a failover causes, each on the next statement whose
-SQL matches (a substring, or a predicate on the text of a simple Query or a Parse):
+SQL matches (a substring, or a predicate on the text of a simple Query or a Parse, such as
+`statement_of(repository.GET_TASK)`):
 
 - `lose_reply`: the statement reaches the server and runs to the end (in autocommit: commits);
   then the connection is closed before any of the reply reaches the client, which never learns
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import selectors
 import shutil
 import socket
@@ -42,6 +44,14 @@ _GSSENC_REQUEST = 80877104
 
 Match = str | Callable[[str], bool]
 Action = Literal["lose_reply", "cut", "stall"]
+
+
+def statement_of(template: str) -> Callable[[str], bool]:
+    """A match for the statements made from `template` (SQL with `%(name)s` parameters, bound on
+    the client side, as the repository's constants are), whatever the values."""
+    parts = [re.escape(part) for part in re.split(r"%\(\w+\)s", template)]
+    pattern = re.compile(".*?".join(parts), re.DOTALL)
+    return lambda sql: pattern.fullmatch(sql) is not None
 
 
 @dataclass(frozen=True)
