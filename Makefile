@@ -25,7 +25,7 @@ PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/version
 	then command -v "$$p"; break; fi; done)
 TEMPLATES := template.yaml infra/database.yaml
 
-.PHONY: help venv bench-venv run test lint format migrate validate bench smoke clean
+.PHONY: help venv bench-venv run test lint format migrate validate bench bench-check smoke clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
@@ -35,6 +35,7 @@ help:
 	@echo "make validate - cfn-lint, sam validate --lint, checkov and sam build on the templates"
 	@echo "make format - apply ruff's formatting and fixes"
 	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
+	@echo "make bench-check - type-check bench/ and run every measure once, tiny (CI runs it)"
 	@echo "make smoke BASE_URL=https://... [TOKEN=<jwt>] - black-box check of a deployed stage (docs/operations.md)"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
@@ -50,18 +51,20 @@ $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 
 venv: $(VENV)/.installed
 
-# The benchmark's baselines and plots (requirements-bench.txt) on top of the dev venv; the bench
-# code is linted and its test runs in `make test`, so those need them too.
+# The benchmark's baselines and plots (requirements-bench.txt) on top of the dev venv, only for
+# `make bench` and `make bench-check`: `make test` does not pay for the baseline.
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
 bench-venv: $(VENV)/.bench-installed
 
-lint: bench-venv
+# ruff covers every folder; mypy the product and its tests here, bench/ in bench-check (its
+# baselines import FastAPI and SQLModel, which only the bench venv has).
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/tasks_core/tasks_core functions local ops tests bench
+	$(BIN)/mypy layers/tasks_core/tasks_core functions local ops tests --exclude tests/bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -86,7 +89,7 @@ validate: venv $(CHECKOV_VENV)/.installed
 	else echo "sam build skipped: no python3.13 on this machine (Lambda's runtime)"; fi
 
 test: lint validate
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --ignore=tests/bench
 	@# The data path again through PgBouncer in transaction mode, which pools like RDS Proxy.
 	TASKS_TEST_POOLER=pgbouncer $(BIN)/pytest -n 2 tests/integration tests/handlers
 
@@ -101,6 +104,12 @@ migrate: venv
 # Every measure of bench/README.md; QUICK=1 for the reduced run (same targets).
 bench: bench-venv
 	$(PY) -m bench $(if $(QUICK),--quick)
+
+# The benchmark's own checks, which CI runs after `make test`: type-checked with its baselines
+# installed, and a tiny run of every measure (tests/bench checks the results' shape).
+bench-check: bench-venv
+	$(BIN)/mypy bench tests/bench
+	$(BIN)/pytest tests/bench
 
 # A deployed stage checked from outside, right after `sam deploy` (docs/operations.md). TOKEN, when
 # given on the command line, reaches the checker through its environment: never in a command line

@@ -1,25 +1,22 @@
 """The whole contract of API.md again, over real HTTP through the local gateway.
 
-The classes are the handler contract tests themselves; tests/e2e/conftest.py gives them an
-`api` that is an HTTP client of `python -m local serve`, so the contract is written once.
+The classes are the handler tests of tests/handlers themselves; tests/e2e/conftest.py gives them
+an `api` that is an HTTP client of `python -m local serve`, so the contract is written once.
 """
 
 from __future__ import annotations
 
 from tests.e2e.server import HttpApi
 from tests.handlers.test_conditional import TestETag, TestIfMatch, TestIfNoneMatch
-from tests.handlers.test_contract import (
-    TestCreate,
-    TestDelete,
-    TestGet,
-    TestList,
-    TestOrderOfChecks,
-    TestPathParameters,
-    TestUpdate,
-    test_health,
-    update_method,
-)
+from tests.handlers.test_create import TestCreate
+from tests.handlers.test_delete import TestDelete
+from tests.handlers.test_get import TestGet
+from tests.handlers.test_health import test_health
 from tests.handlers.test_idempotency import TestKeySyntax, TestReplay, TestReuse
+from tests.handlers.test_list import TestList
+from tests.handlers.test_order_of_checks import TestOrderOfChecks
+from tests.handlers.test_path_parameters import TestPathParameters
+from tests.handlers.test_update import TestUpdate, update_method
 from tests.support.contract import assert_error
 
 __all__ = [

@@ -9,13 +9,13 @@ import pytest
 
 from local.events import HttpResponse
 from tests.support.api import InProcessApi
-from tests.support.contract import assert_error
+from tests.support.contract import assert_error, tasks_path
 
 STRONG_TAG = re.compile(r'^"[\x21\x23-\x7e]+"$')
 
 
 def created(api: InProcessApi, user_id: str, **fields: Any) -> tuple[str, HttpResponse]:
-    response = api.post(f"/users/{user_id}/tasks", {"title": "a task", **fields})
+    response = api.post(tasks_path(user_id), {"title": "a task", **fields})
     assert response.status == 201
     location = response.header("location")
     assert location is not None

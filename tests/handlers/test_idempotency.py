@@ -11,11 +11,7 @@ import pytest
 
 from local.events import HttpResponse
 from tests.support.api import InProcessApi
-from tests.support.contract import assert_error, assert_task
-
-
-def tasks_path(user_id: str) -> str:
-    return f"/users/{user_id}/tasks"
+from tests.support.contract import assert_error, assert_task, tasks_path
 
 
 def post(api: InProcessApi, user_id: str, body: Any, key: str | None = None, **headers: str) -> HttpResponse:

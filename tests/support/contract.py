@@ -6,6 +6,9 @@ import re
 from typing import Any
 
 from local.events import HttpResponse
+from tests.support.api import ApiMethods
+
+MAX_BODY = 65536  # API.md: bodies over 64 KiB are 413
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 # The operations of API.md as method and path template (template.yaml and openapi.json have these).
@@ -49,3 +52,27 @@ def assert_task(task: dict[str, Any], **expected: Any) -> None:
     assert TIMESTAMP.match(task["updated_at"]), task["updated_at"]
     for name, value in expected.items():
         assert task[name] == value, (name, task[name], value)
+
+
+def tasks_path(user_id: str) -> str:
+    """The collection of a user's tasks."""
+    return f"/users/{user_id}/tasks"
+
+
+def create(api: ApiMethods, user_id: str, **fields: Any) -> dict[str, Any]:
+    """A new task of the user, as the 201 returned it."""
+    response = api.post(tasks_path(user_id), {"title": "a task", **fields})
+    assert response.status == 201, response.body
+    task: dict[str, Any] = response.json()
+    return task
+
+
+def next_link(header: str | None) -> str | None:
+    """The target of a `Link: <...>; rel="next"` header, or None without one."""
+    if header is None:
+        return None
+    target, _, rel = header.partition(";")
+    assert rel.strip() == 'rel="next"'
+    assert target.startswith("<")
+    assert target.endswith(">")
+    return target[1:-1]
