@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from local.database import EmbeddedPostgres
 from local.template import Function
 from tasks_core import repository
-from tasks_core.db import Database, invocation_time_limit
+from tasks_core.db import Database, InvocationTimeLimit
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.migrate import migrate
 from tasks_core.settings import DatabaseSettings, Settings
@@ -84,7 +84,7 @@ def test_a_statement_past_its_deadline_is_503_and_its_connection_is_dropped(data
     before = conn.info.backend_pid
     started = time.monotonic()
     # 3 s left, less the 1 s margin: a 2 s deadline, well before the role's 5 s statement_timeout.
-    with invocation_time_limit(3000), pytest.raises(DatabaseUnavailable) as caught:
+    with InvocationTimeLimit(3000), pytest.raises(DatabaseUnavailable) as caught:
         db.fetch("SELECT pg_sleep(4)", {}, tuple_row, idempotent=True)
     elapsed = time.monotonic() - started
     assert 1.5 <= elapsed < 3.5, elapsed  # the deadline, not the statement nor the server's timeout
@@ -112,7 +112,7 @@ def test_the_cap_bounds_a_call_early_in_a_long_invocation(database_url: str) -> 
     db = database(database_url, deadline_cap_ms=3000)
     repository.ping(db)
     started = time.monotonic()
-    with invocation_time_limit(60_000), pytest.raises(DatabaseUnavailable):
+    with InvocationTimeLimit(60_000), pytest.raises(DatabaseUnavailable):
         db.fetch("SELECT pg_sleep(4.5)", {}, tuple_row, idempotent=True)
     assert 2.5 <= time.monotonic() - started < 4.4
     db.close()
@@ -122,11 +122,11 @@ def test_too_little_time_to_connect_is_503_without_trying(database_url: str) -> 
     with Relay(database_url) as relay:
         db = database(relay.conninfo)
         # 2.5 s left less the 1 s margin: under the 2 s libpq waits at least for a connection.
-        with invocation_time_limit(2500), pytest.raises(DatabaseUnavailable) as caught:
+        with InvocationTimeLimit(2500), pytest.raises(DatabaseUnavailable) as caught:
             repository.ping(db)
         assert isinstance(caught.value.__cause__, TimeoutError)
         assert relay.connections == 0
-        with invocation_time_limit(3500):  # 2.5 s: enough to connect
+        with InvocationTimeLimit(3500):  # 2.5 s: enough to connect
             repository.ping(db)
         assert relay.connections == 1
         db.close()
@@ -134,10 +134,10 @@ def test_too_little_time_to_connect_is_503_without_trying(database_url: str) -> 
 
 def test_a_healthy_database_is_unaffected_by_the_deadline(database_url: str, user_id: str) -> None:
     db = database(database_url)
-    with invocation_time_limit(10_000):
+    with InvocationTimeLimit(10_000):
         task = create(db, user_id, "in time")
         assert as_task(repository.get_task(db, user_id, task.id)) == task
-    with invocation_time_limit(1200):  # a 0.2 s deadline: enough for a statement on a kept connection
+    with InvocationTimeLimit(1200):  # a 0.2 s deadline: enough for a statement on a kept connection
         assert as_task(repository.get_task(db, user_id, task.id)) == task
     # The deadline belonged to those calls: the connection itself keeps none.
     conn, fresh = db.connection()

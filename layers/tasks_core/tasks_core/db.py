@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 import psycopg
@@ -43,14 +41,24 @@ _WAIT_INTERVAL_S = 0.1
 _invocation_ends_at: ContextVar[float | None] = ContextVar("invocation_ends_at", default=None)
 
 
-@contextmanager
-def invocation_time_limit(remaining_ms: int) -> Iterator[None]:
-    """Within the block, database calls end before `remaining_ms` (less the margin) runs out."""
-    token = _invocation_ends_at.set(time.monotonic() + remaining_ms / 1000)
-    try:
-        yield
-    finally:
-        _invocation_ends_at.reset(token)
+class InvocationTimeLimit:
+    """Within the block, database calls end before `remaining_ms` (less the margin) runs out.
+
+    A class rather than a generator-based context manager: it runs on every invocation, and this
+    costs a third of the time.
+    """
+
+    __slots__ = ("_ends_at", "_token")
+    _token: Token[float | None]
+
+    def __init__(self, remaining_ms: int) -> None:
+        self._ends_at = time.monotonic() + remaining_ms / 1000
+
+    def __enter__(self) -> None:
+        self._token = _invocation_ends_at.set(self._ends_at)
+
+    def __exit__(self, *exc: object) -> None:
+        _invocation_ends_at.reset(self._token)
 
 
 class _BoundedConnection(psycopg.Connection[Row]):

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .db import invocation_time_limit
+from .db import InvocationTimeLimit
 
 # Service name, log level and namespace come from POWERTOOLS_* variables (template Globals);
 # the namespace has a default so a handler run outside the template still flushes its metrics.
@@ -44,7 +44,7 @@ def lambda_entrypoint(resolver: APIGatewayHttpResolver, operation: str) -> Lambd
         # The request id read directly: Powertools' JMESPath correlation path costs ~25 us a call.
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         metrics.add_metric(name=operation, unit=MetricUnit.Count, value=1)
-        with invocation_time_limit(context.get_remaining_time_in_millis()):
+        with InvocationTimeLimit(context.get_remaining_time_in_millis()):
             return resolver.resolve(event, context)
 
     return cast(LambdaHandler, lambda_handler)
