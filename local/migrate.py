@@ -1,7 +1,9 @@
 """`make migrate`: apply pending migrations to DATABASE_URL, or to the local embedded database.
 
 The runner is the one the deploy-time custom resource uses (tasks_core.migrate), with its
-transaction-scoped advisory lock, so running it while `make run` serves is safe.
+transaction-scoped advisory lock and its retries, so running it while `make run` serves is
+safe. It connects as the owner (DATABASE_URL's user, or the embedded server's superuser) and
+creates the API's role (DB_APP_ROLE, default tasks_app) with its grants.
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ import sys
 
 from tasks_core.migrate import migrate
 
-from .database import EmbeddedPostgres
-from .template import PROJECT_ROOT
-
-DEV_DATA_DIR = PROJECT_ROOT / ".local" / "pgdata"
+from .database import DEFAULT_DATA_DIR, EmbeddedPostgres, app_role
 
 
 def main() -> int:
@@ -22,10 +21,10 @@ def main() -> int:
     url = os.environ.get("DATABASE_URL")
     server = None
     if not url:
-        server = EmbeddedPostgres(DEV_DATA_DIR)
+        server = EmbeddedPostgres(DEFAULT_DATA_DIR)
         url = server.start()
     try:
-        applied = migrate(url)
+        applied = migrate(url, app_role())
     finally:
         if server is not None:
             server.stop()

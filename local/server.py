@@ -1,6 +1,7 @@
 """`python -m local serve`: the whole API of a template on one machine.
 
-Starts the database (the embedded PostgreSQL, or DATABASE_URL), applies the migrations, mounts
+Starts the database (the embedded PostgreSQL, or DATABASE_URL), applies the migrations as the
+owner, points the functions at it as the API's role (see local/database.py), mounts
 each HttpApi route of the template on its function's worker pool, serves HTTP, reloads code on
 change, and on Ctrl-C or SIGTERM stops the server, the workers and the database it started.
 """
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .database import DatabaseUrls
 from .docs import ApiDocs
 from .environment import apply_overrides, read_env_vars_file
 from .gateway import Gateway, GatewayAuth
@@ -39,9 +41,15 @@ class ServeOptions:
     jwks: Path | None = None
 
 
-def load(options: ServeOptions, database_url: str) -> dict[str, Function]:
+def database_parameters(urls: DatabaseUrls) -> dict[str, str]:
+    """The template parameters of a local database: the API functions connect as the API's role,
+    the migrations function as the owner."""
+    return {"DatabaseUrl": urls.app, "MigrationDatabaseUrl": urls.owner}
+
+
+def load(options: ServeOptions, urls: DatabaseUrls) -> dict[str, Function]:
     """The template's functions, pointed at the database, with the overrides file applied."""
-    parameters = {"DatabaseUrl": database_url, **options.parameters}
+    parameters = {**database_parameters(urls), **options.parameters}
     functions = load_functions(options.template, parameters=parameters)
     if options.env_vars is not None:
         functions, ignored = apply_overrides(functions, read_env_vars_file(options.env_vars))
@@ -72,15 +80,15 @@ def _print_routes(functions: Mapping[str, Function], base: str) -> None:
     emit(f"Mounting docs at {base}/docs and {base}/openapi.json")
 
 
-async def serve(options: ServeOptions, database_url: str) -> None:
+async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
     """Serve until SIGINT or SIGTERM, then stop everything this started."""
-    functions = load(options, database_url)
+    functions = load(options, urls)
     pools = {
         name: FunctionPool(function, function.reserved_concurrency or options.max_concurrency)
         for name, function in functions.items()
     }
     docs = ApiDocs(options.template)
-    cors = load_cors(options.template, {"DatabaseUrl": database_url, **options.parameters})
+    cors = load_cors(options.template, {**database_parameters(urls), **options.parameters})
     gateway = Gateway(functions, pools, cors, docs, gateway_auth(options))
     server = await asyncio.start_server(gateway.serve_connection, options.host, options.port)
     port = server.sockets[0].getsockname()[1]

@@ -19,11 +19,12 @@ from samtranslator.yaml_helper import yaml_parse
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
-# Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy; with the JWT
-# authorizer on, tokens come from `python -m local token`, for this issuer and audience unless
-# the parameters say otherwise.
+# Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy, by the API
+# functions and the migrations function alike; with the JWT authorizer on, tokens come from
+# `python -m local token`, for this issuer and audience unless the parameters say otherwise.
 LOCAL_PARAMETERS = {
     "DatabaseAuthMode": "url",
+    "MigrationAuthMode": "url",
     "JwtIssuer": "https://tasks-api.local/",
     "JwtAudience": "tasks-api-local",
 }
@@ -164,6 +165,8 @@ class Resolver:
             "Fn::Join": lambda args: str(args[0]).join(str(item) for item in self._list(args[1])),
             "Fn::Select": lambda args: self._list(args[1])[int(self.resolve(args[0]))],
             "Fn::Split": lambda args: str(self.resolve(args[1])).split(str(args[0])),
+            # A Rules function (template tests evaluate the Rules with this resolver).
+            "Fn::Contains": lambda args: str(self.resolve(args[1])) in [str(item) for item in self._list(args[0])],
         }
 
     def _list(self, value: Any) -> list[Any]:

