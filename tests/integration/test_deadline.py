@@ -15,12 +15,11 @@ import pytest
 from psycopg.rows import tuple_row
 from pydantic import SecretStr
 
-from local.database import EmbeddedPostgres
+from local.database import EmbeddedPostgres, migrated
 from local.template import Function
 from tasks_core import repository
 from tasks_core.db import Database, InvocationTimeLimit
 from tasks_core.errors import DatabaseUnavailable
-from tasks_core.migrate import migrate
 from tasks_core.settings import DatabaseSettings, Settings
 from tests.support.contract import assert_error
 from tests.support.lambda_runtime import TimedApi, functions_use_database
@@ -34,9 +33,7 @@ def own_server() -> Iterator[tuple[EmbeddedPostgres, str]]:
     """A migrated PostgreSQL server of the test's own, which it may freeze, and its URL."""
     server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="tasks-pg-frozen-")) / "data", delete_on_stop=True)
     try:
-        url = server.start()
-        migrate(url)
-        yield server, url
+        yield server, migrated(server.start()).app  # the functions connect as the API's role
     finally:
         server.stop()
         shutil.rmtree(server.data_dir.parent, ignore_errors=True)

@@ -18,12 +18,12 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
-from local.database import scratch_database
+from local.database import migrated, scratch_database
 from local.template import Function
 from tasks_core import repository
 from tasks_core.db import Database
-from tasks_core.migrate import migrate
 from tasks_core.models import TaskCreate
 from tests.integration.conftest import make_database
 from tests.support.api import InProcessApi
@@ -255,16 +255,18 @@ def deadline(wire: Wire) -> None:
 @pytest.fixture(scope="module")
 def gate_database(server_url: str, pooled: Callable[[str], str]) -> Iterator[GateDatabase]:
     with scratch_database(server_url, prefix="tasks_gate") as url:
-        migrate(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            # The role's own setting in this database only: it outranks the role's 5 s.
-            name = sql.Identifier(conn.info.dbname)
+        urls = migrated(url)
+        with psycopg.connect(urls.owner, autocommit=True) as conn:
+            # The API role's own setting in this database only: it outranks the role's 5 s.
             conn.execute(
-                sql.SQL("ALTER ROLE CURRENT_USER IN DATABASE {} SET statement_timeout = {}").format(
-                    name, sql.Literal(STATEMENT_TIMEOUT)
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET statement_timeout = {}").format(
+                    sql.Identifier(str(conninfo_to_dict(urls.app)["user"])),
+                    sql.Identifier(conn.info.dbname),
+                    sql.Literal(STATEMENT_TIMEOUT),
                 )
             )
-        yield GateDatabase(direct=url, pooled=pooled(url))
+        # The test's own statements as the owner (it may end others' backends); the API as its role.
+        yield GateDatabase(direct=urls.owner, pooled=pooled(urls.app))
 
 
 @pytest.mark.parametrize("run", SCENARIOS.values(), ids=SCENARIOS.keys())
