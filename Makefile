@@ -25,7 +25,7 @@ PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/version
 	then command -v "$$p"; break; fi; done)
 TEMPLATES := template.yaml infra/database.yaml
 
-.PHONY: help venv bench-venv run test lint format migrate validate bench bench-check smoke clean
+.PHONY: help venv bench-venv run test lint format migrate validate bench bench-check smoke package params clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
@@ -37,6 +37,8 @@ help:
 	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
 	@echo "make bench-check - type-check bench/ and run every measure once, tiny (CI runs it)"
 	@echo "make smoke BASE_URL=https://... [TOKEN=<jwt>] - black-box check of a deployed stage (docs/operations.md)"
+	@echo "make package - build, then packaged.yaml with the code in S3_BUCKET (S3_PREFIX, REGION); no bucket: a dry run"
+	@echo "make params - infra/params/<stage>*.json (CloudFormation parameter files) from samconfig.toml"
 
 $(VENV)/.installed: requirements-dev.txt layers/tasks_core/requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; }
@@ -64,7 +66,7 @@ bench-venv: $(VENV)/.bench-installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/tasks_core/tasks_core functions local ops tests --exclude tests/bench
+	$(BIN)/mypy layers/tasks_core/tasks_core functions local ops tools tests --exclude tests/bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -117,6 +119,21 @@ bench-check: bench-venv
 smoke: venv
 	@test -n "$(BASE_URL)" || { echo "usage: make smoke BASE_URL=https://<api-id>.execute-api.<region>.amazonaws.com [TOKEN=<jwt>]" >&2; exit 2; }
 	@$(if $(filter command line,$(origin TOKEN)),SMOKE_TOKEN="$$TOKEN") $(PY) -m ops.smoke "$(BASE_URL)" $(ARGS)
+
+# The artifact of a plain CloudFormation deploy (docs/deploy-cloudformation.md): a clean build (no
+# cache, so nothing of an older build slips in), then `sam package` into S3_BUCKET under S3_PREFIX
+# with the content hash in packaged.yaml's Metadata. Without S3_BUCKET: what it would upload.
+PACKAGE_BUILD_DIR := .aws-sam/package
+PACKAGE_ARGS = $(if $(S3_BUCKET),--bucket "$(S3_BUCKET)") $(if $(S3_PREFIX),--prefix "$(S3_PREFIX)") $(if $(REGION),--region "$(REGION)")
+package: venv
+	@test -n "$(PYTHON313)" || { echo "make package needs python3.13 (Lambda's runtime) on PATH for sam build" >&2; exit 1; }
+	rm -rf $(PACKAGE_BUILD_DIR)
+	PATH="$$(dirname $(PYTHON313)):$$PATH" $(BIN)/sam build --no-cached --template-file template.yaml --build-dir $(PACKAGE_BUILD_DIR)
+	$(PY) -m tools.package --template $(PACKAGE_BUILD_DIR)/template.yaml --output packaged.yaml $(PACKAGE_ARGS)
+
+# CloudFormation parameter files per stage from samconfig.toml (rerun after changing it).
+params: venv
+	$(PY) -m tools.params
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

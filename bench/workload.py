@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.events import RouteMatch, build_event
-from tasks_core import repository
+from tasks_core import sql
 
 from .baselines import floor
 
@@ -70,23 +70,23 @@ def request(operation: str, task_id: int) -> Request:
 def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
     """The product's SQL statement of an operation and its parameters, as the floor runs it."""
     if operation == "create":
-        return repository.CREATE_TASK, {
+        return sql.CREATE_TASK, {
             "user_id": USER,
             "title": "Buy milk",
             "description": "2 litres",
             "completed": False,
         }
     if operation == "get":
-        return repository.GET_TASK, {"user_id": USER, "task_id": task_id}
+        return sql.GET_TASK, {"user_id": USER, "task_id": task_id}
     if operation == "delete":
-        return repository.DELETE_TASK, {"user_id": USER, "task_id": task_id, "if_match": None}
+        return sql.DELETE_TASK, {"user_id": USER, "task_id": task_id, "if_match": None}
     if operation == "list":
         params = {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1, "limit": LIST_SIZE}
-        return repository.LIST_TASKS_JSON, params
+        return sql.LIST_TASKS_JSON, params
     if operation == "update":
-        return repository.UPDATE_TASK, floor.update_params(USER, task_id)
+        return sql.UPDATE_TASK, floor.update_params(USER, task_id)
     if operation == "health":
-        return repository.PING, {}
+        return sql.PING, {}
     raise ValueError(f"unknown operation {operation}")
 
 
@@ -96,7 +96,7 @@ def seed(conninfo: str) -> int:
         if not floor.list_page(conn, LIST_USER, LIST_SIZE):
             with conn.cursor() as cursor:
                 cursor.execute(
-                    repository.CREATE_TASK,
+                    sql.CREATE_TASK,
                     {"user_id": LIST_USER, "title": "x", "description": None, "completed": False},
                 )
                 cursor.executemany(

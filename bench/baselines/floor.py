@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from tasks_core import repository
+from tasks_core import sql
 
 Params = dict[str, Any]
 
@@ -34,18 +34,18 @@ def run(conn: psycopg.Connection[Any], query: str, params: Params, *, client_sid
 def create(conn: psycopg.Connection[Any], user_id: str, *, client_side: bool = False) -> int:
     """Insert a task; its id."""
     params = {"user_id": user_id, "title": "Buy milk", "description": "2 litres", "completed": False}
-    return int(run(conn, repository.CREATE_TASK, params, client_side=client_side)[0][0])
+    return int(run(conn, sql.CREATE_TASK, params, client_side=client_side)[0][0])
 
 
 def get(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
     """One task's row."""
-    return run(conn, repository.GET_TASK, {"user_id": user_id, "task_id": task_id}, client_side=client_side)
+    return run(conn, sql.GET_TASK, {"user_id": user_id, "task_id": task_id}, client_side=client_side)
 
 
 def list_page(conn: psycopg.Connection[Any], user_id: str, limit: int, *, client_side: bool = False) -> list[Any]:
     """A page as the product reads it: its JSON body made by PostgreSQL (one more row is read)."""
     params = {"user_id": user_id, "after_id": 0, "completed": None, "fetch": limit + 1, "limit": limit}
-    return run(conn, repository.LIST_TASKS_JSON, params, client_side=client_side)
+    return run(conn, sql.LIST_TASKS_JSON, params, client_side=client_side)
 
 
 def update_params(user_id: str, task_id: int) -> dict[str, Any]:
@@ -65,10 +65,10 @@ def update_params(user_id: str, task_id: int) -> dict[str, Any]:
 
 def update(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
     """Set `completed` and `title`, as the benchmark's update body does."""
-    return run(conn, repository.UPDATE_TASK, update_params(user_id, task_id), client_side=client_side)
+    return run(conn, sql.UPDATE_TASK, update_params(user_id, task_id), client_side=client_side)
 
 
 def delete(conn: psycopg.Connection[Any], user_id: str, task_id: int, *, client_side: bool = False) -> list[Any]:
     """Delete a task."""
     params = {"user_id": user_id, "task_id": task_id, "if_match": None}
-    return run(conn, repository.DELETE_TASK, params, client_side=client_side)
+    return run(conn, sql.DELETE_TASK, params, client_side=client_side)

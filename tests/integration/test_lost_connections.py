@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tasks_core import repository
+from tasks_core import repository, sql
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable, TaskNotFound
 from tasks_core.models import TaskCreate, TaskUpdate
@@ -56,7 +56,7 @@ def direct(database_url: str, server_url: str) -> str:
 
 def test_read_whose_reply_is_lost_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
     task = create(make_database(database_url), user_id, "kept")
-    lost = relay.lose_reply(statement_of(repository.GET_TASK))
+    lost = relay.lose_reply(statement_of(sql.GET_TASK))
     assert as_task(repository.get_task(relayed, user_id, task.id)) == task
     assert lost.fired == 1
     assert relay.connections == 2  # the retry ran on a new connection
@@ -64,7 +64,7 @@ def test_read_whose_reply_is_lost_is_retried(database_url: str, relay: Relay, re
 
 def test_list_whose_reply_is_lost_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
     task = create(make_database(database_url), user_id, "listed")
-    lost = relay.lose_reply(statement_of(repository.LIST_TASKS_JSON))
+    lost = relay.lose_reply(statement_of(sql.LIST_TASKS_JSON))
     assert list_tasks(relayed, user_id, limit=10).tasks == [task]
     assert lost.fired == 1
 
@@ -73,7 +73,7 @@ def test_update_whose_reply_is_lost_is_retried(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
     task = create(make_database(database_url), user_id, "before")
-    lost = relay.lose_reply(statement_of(repository.UPDATE_TASK))
+    lost = relay.lose_reply(statement_of(sql.UPDATE_TASK))
     updated = as_task(repository.update_task(relayed, user_id, task.id, TaskUpdate(title="after")))
     assert updated.title == "after"
     # It ran twice: the second run moved updated_at again, past the first (lost) one.
@@ -83,7 +83,7 @@ def test_update_whose_reply_is_lost_is_retried(
 
 def test_delete_cut_before_it_ran_is_retried(database_url: str, relay: Relay, relayed: Database, user_id: str) -> None:
     task = create(make_database(database_url), user_id, "doomed")
-    cut = relay.cut(statement_of(repository.DELETE_TASK))
+    cut = relay.cut(statement_of(sql.DELETE_TASK))
     repository.delete_task(relayed, user_id, task.id)
     assert cut.fired == 1
     assert count_tasks(database_url, user_id) == 0
@@ -99,7 +99,7 @@ def test_guarded_update_whose_reply_is_lost_is_503(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
     record = repository.create_task(make_database(database_url), user_id, TaskCreate(title="guarded")).task
-    lost = relay.lose_reply(statement_of(repository.UPDATE_TASK))
+    lost = relay.lose_reply(statement_of(sql.UPDATE_TASK))
     with pytest.raises(DatabaseUnavailable):
         repository.update_task(relayed, user_id, record.id, TaskUpdate(title="changed"), if_match=[record.etag])
     assert lost.fired == 1
@@ -112,7 +112,7 @@ def test_guarded_update_whose_reply_is_lost_is_503(
 def test_create_whose_reply_is_lost_is_503_and_the_task_exists_once(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
-    lost = relay.lose_reply(statement_of(repository.CREATE_TASK))
+    lost = relay.lose_reply(statement_of(sql.CREATE_TASK))
     with pytest.raises(DatabaseUnavailable):
         repository.create_task(relayed, user_id, TaskCreate(title="committed, never acknowledged"))
     assert lost.fired == 1
@@ -126,7 +126,7 @@ def test_keyed_create_whose_reply_is_lost_is_retried_and_exists_once(
 ) -> None:
     # With an Idempotency-Key the insert is safe to run again: the second run finds the key the
     # first one stored, and answers with that task.
-    lost = relay.lose_reply(statement_of(repository.CREATE_TASK_WITH_KEY))
+    lost = relay.lose_reply(statement_of(sql.CREATE_TASK_WITH_KEY))
     key = IdempotencyKey("retry-me", "fingerprint", ttl_s=3600)
     created = repository.create_task(relayed, user_id, TaskCreate(title="once"), key)
     assert lost.fired == 1
@@ -138,7 +138,7 @@ def test_keyed_create_whose_reply_is_lost_is_retried_and_exists_once(
 def test_create_cut_before_it_ran_is_503_and_no_task_exists(
     database_url: str, relay: Relay, relayed: Database, user_id: str
 ) -> None:
-    cut = relay.cut(statement_of(repository.CREATE_TASK))
+    cut = relay.cut(statement_of(sql.CREATE_TASK))
     with pytest.raises(DatabaseUnavailable):
         repository.create_task(relayed, user_id, TaskCreate(title="never ran"))
     assert cut.fired == 1

@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 from local.database import migrated, scratch_database
 from local.template import Function
 from tasks_core import repository
+from tasks_core import sql as statements
 from tasks_core.db import Database
 from tasks_core.models import TaskCreate
 from tests.integration.conftest import make_database
@@ -159,7 +160,7 @@ def conditional_get_update_and_delete(wire: Wire) -> None:
 @scenario
 def keyed_create_whose_reply_is_lost(wire: Wire) -> None:
     assert wire.api.get("/health").status == 200  # warm: a statement is retried on a kept connection only
-    lost = wire.relay.lose_reply(statement_of(repository.CREATE_TASK_WITH_KEY))
+    lost = wire.relay.lose_reply(statement_of(statements.CREATE_TASK_WITH_KEY))
     created = wire.api.post(wire.tasks, {"title": "keyed, reply lost"}, headers={"Idempotency-Key": "lost"})
     assert created.status == 201  # run again on a new connection: the stored answer
     assert lost.fired == 1
@@ -229,14 +230,14 @@ def connection_dropped_by_a_proxy_then_reconnect(wire: Wire) -> None:
 @scenario
 def read_whose_reply_is_lost(wire: Wire) -> None:
     task = wire.create()
-    lost = wire.relay.lose_reply(statement_of(repository.GET_TASK))
+    lost = wire.relay.lose_reply(statement_of(statements.GET_TASK))
     assert wire.api.get(wire.path(task)).json() == task
     assert lost.fired == 1
 
 
 @scenario
 def create_whose_reply_is_lost(wire: Wire) -> None:
-    lost = wire.relay.lose_reply(statement_of(repository.CREATE_TASK))
+    lost = wire.relay.lose_reply(statement_of(statements.CREATE_TASK))
     assert_error(wire.api.post(wire.tasks, {"title": "unacknowledged"}), 503, "database_unavailable")
     assert lost.fired == 1
     assert [task["title"] for task in wire.api.get(wire.tasks).json()] == ["unacknowledged"]
@@ -245,7 +246,7 @@ def create_whose_reply_is_lost(wire: Wire) -> None:
 @scenario
 def deadline(wire: Wire) -> None:
     task = wire.create()
-    stalled = wire.relay.stall(statement_of(repository.GET_TASK))
+    stalled = wire.relay.stall(statement_of(statements.GET_TASK))
     late = TimedApi(wire.functions, timeout_s=3.5)  # 2.5 s to the deadline
     assert_error(late.get(wire.path(task)), 503, "database_unavailable")
     assert stalled.fired == 1

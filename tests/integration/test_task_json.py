@@ -1,4 +1,4 @@
-"""PostgreSQL writes each task's JSON (repository._task_json); it must be exactly what pydantic
+"""PostgreSQL writes each task's JSON (sql._task_json); it must be exactly what pydantic
 writes for the same task, for every string a title or description may hold."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ messages to the server or pooler of the conninfo it was given (Unix socket or TC
 every message clients sent (`messages()`), so a test can check what went over the wire, and it
 injects the faults a network, a proxy or a failover causes, each on the next statement whose
 SQL matches (a substring, or a predicate on the text of a simple Query or a Parse, such as
-`statement_of(repository.GET_TASK)`):
+`statement_of(tasks_core.sql.GET_TASK)`):
 
 - `lose_reply`: the statement reaches the server and runs to the end (in autocommit: commits);
   then the connection is closed before any of the reply reaches the client, which never learns

@@ -124,6 +124,11 @@ def deployable(parameters: dict[str, str], s3: Any) -> dict[str, Any]:
         if resource.get("DependsOn"):
             depends = [resource["DependsOn"]] if isinstance(resource["DependsOn"], str) else resource["DependsOn"]
             resource["DependsOn"] = [name for name in depends if name in resources]
+    # And the outputs that name one (the API's id): moto resolves every output's value.
+    outputs = translated.get("Outputs", {})
+    translated["Outputs"] = {
+        key: value for key, value in outputs.items() if not any(_refers(value, n) for n in removed)
+    }
     return translated
 
 

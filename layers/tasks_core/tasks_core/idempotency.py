@@ -5,7 +5,7 @@ Powertools' idempotency utility is not used: its persistence layers are DynamoDB
 its `BasePersistenceLayer` saves the record and the response in separate calls around the
 handler (in progress, then completed), which is two more round trips and two more transactions
 than the task's own insert. Here the key, the answer and the task are one statement
-(repository.CREATE_TASK_WITH_KEY), so none of them can exist without the others.
+(sql.CREATE_TASK_WITH_KEY), so none of them can exist without the others.
 """
 
 from __future__ import annotations

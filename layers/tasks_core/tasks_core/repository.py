@@ -1,10 +1,5 @@
-"""All SQL of the API: one statement, one round trip, per operation.
-
-Every statement is scoped by user_id, so another user's task is simply not found. Statements
-are constants with named parameters. A task leaves the database as the response body itself:
-PostgreSQL writes its JSON (compact, as pydantic would; tests/integration/test_task_json.py)
-and its ETag, so a stored response (Idempotency-Key) and a fresh one are the same text, and no
-row is turned into a model and back on the way out.
+"""The data operations: each runs one statement of sql.py in one round trip, and turns its
+answer into the API's outcome (a TaskRecord, or a typed error: 404, 412, 409, 422).
 """
 
 from __future__ import annotations
@@ -14,156 +9,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import tuple_row
 
+from . import sql
 from .db import Database
 from .errors import DatabaseUnavailable, IdempotencyKeyInFlight, IdempotencyKeyReused, PreconditionFailed, TaskNotFound
 from .models import TaskCreate, TaskUpdate
-
-_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
-
-
-def _task_json(t: str) -> str:
-    """SQL for the task `t` as the API's JSON text: the fields of models.Task, in order, compact."""
-    return f"""(
-        '{{"id":' || {t}.id
-        || ',"title":' || to_json({t}.title)::text
-        || ',"description":' || coalesce(to_json({t}.description)::text, 'null')
-        || ',"completed":' || {t}.completed
-        || ',"user_id":' || to_json({t}.user_id)::text
-        || ',"created_at":"' || to_char({t}.created_at AT TIME ZONE 'UTC', {_UTC})
-        || '","updated_at":"' || to_char({t}.updated_at AT TIME ZONE 'UTC', {_UTC}) || '"}}'
-    )"""
-
-
-def _etag(t: str) -> str:
-    """SQL for the strong ETag of the task `t`: its updated_at in microseconds, quoted.
-
-    updated_at moves forward on every update that sets a field (UPDATE_TASK), and ids are never
-    reused, so the tag changes whenever the task does.
-    """
-    return f"""('"' || (extract(epoch FROM {t}.updated_at) * 1000000)::bigint || '"')"""
-
-
-# The user row is created on a user's first task, in the same statement: the FK check at the
-# end of the statement sees the CTE's insert, and ON CONFLICT makes concurrent first tasks safe.
-CREATE_TASK = f"""
-WITH new_user AS (
-    INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
-)
-INSERT INTO tasks AS t (user_id, title, description, completed)
-VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s)
-RETURNING t.id, {_etag("t")}, {_task_json("t")}
-"""
-
-# Create with an Idempotency-Key, in one statement and one transaction:
-# - `task` is the new task as it will be stored: its id drawn from the identity sequence and its
-#   timestamps the transaction's now(), so its response can be written before the row exists;
-# - `claim` inserts the key with that response. A key held by a request still in flight makes
-#   this wait for it (the unique index), then find its row; an expired key is taken over, and a
-#   live one is left as it is (the no-op update only makes RETURNING give the stored row);
-# - `created` inserts the task only when the claim is ours (its task id is the one just drawn).
-# A key never exists without its task, nor a task without its key; a failure stores neither.
-CREATE_TASK_WITH_KEY = f"""
-WITH new_user AS (
-    INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
-),
-task AS (
-    SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, %(user_id)s::text AS user_id,
-           %(title)s::text AS title, %(description)s::text AS description, %(completed)s::boolean AS completed,
-           now() AS created_at, now() AS updated_at
-),
-claim AS (
-    INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id, etag, body, expires_at)
-    SELECT t.user_id, %(key)s, %(fingerprint)s, t.id, {_etag("t")}, {_task_json("t")},
-           now() + make_interval(secs => %(ttl_s)s)
-    FROM task t
-    ON CONFLICT (user_id, key) DO UPDATE SET
-        fingerprint = CASE WHEN k.expires_at > now() THEN k.fingerprint ELSE excluded.fingerprint END,
-        task_id = CASE WHEN k.expires_at > now() THEN k.task_id ELSE excluded.task_id END,
-        etag = CASE WHEN k.expires_at > now() THEN k.etag ELSE excluded.etag END,
-        body = CASE WHEN k.expires_at > now() THEN k.body ELSE excluded.body END,
-        expires_at = CASE WHEN k.expires_at > now() THEN k.expires_at ELSE excluded.expires_at END
-    RETURNING k.task_id, k.fingerprint, k.etag, k.body
-),
-created AS (
-    INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) OVERRIDING SYSTEM VALUE
-    SELECT t.id, t.user_id, t.title, t.description, t.completed, t.created_at, t.updated_at
-    FROM task t JOIN claim ON claim.task_id = t.id
-    RETURNING id
-)
-SELECT claim.task_id, claim.fingerprint, claim.etag, claim.body, EXISTS (SELECT FROM created) FROM claim
-"""
-
-GET_TASK = f"""
-SELECT t.id, {_etag("t")}, {_task_json("t")} FROM tasks t WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
-"""
-
-# Keyset pagination on (user_id, id), served by tasks_user_id_id_idx; LIMIT reads one row more
-# to know whether another page follows, and the last id of this page is set when one does.
-LIST_TASKS_JSON = f"""
-WITH page AS (
-    SELECT t.*, row_number() OVER (ORDER BY t.id) AS n FROM tasks t
-    WHERE t.user_id = %(user_id)s
-      AND t.id > %(after_id)s
-      AND (%(completed)s::boolean IS NULL OR t.completed = %(completed)s::boolean)
-    ORDER BY t.id
-    LIMIT %(fetch)s
-)
-SELECT '[' || coalesce(string_agg({_task_json("page")}, ',' ORDER BY page.id) FILTER (WHERE n <= %(limit)s), '')
-           || ']',
-       CASE WHEN count(*) > %(limit)s THEN max(page.id) FILTER (WHERE n <= %(limit)s) END
-FROM page
-"""
-
-# A field changes only when its set_* flag is true, so one constant statement serves every
-# subset of fields (no SQL built at run time, nothing read first). updated_at moves forward
-# on every update, by at least a microsecond even if the clock has not.
-# `if_match` (the If-Match tags, or NULL for none or `*`) guards the write inside the statement:
-# of racing writers with the same tag the first wins, and the others, re-checked against the
-# row it wrote, match nothing. `target` (the statement's snapshot) tells 412 from 404.
-UPDATE_TASK = f"""
-WITH target AS (
-    SELECT id FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
-),
-updated AS (
-    UPDATE tasks t SET
-        title = CASE WHEN %(set_title)s THEN %(title)s::text ELSE t.title END,
-        description = CASE WHEN %(set_description)s THEN %(description)s::text ELSE t.description END,
-        completed = CASE WHEN %(set_completed)s THEN %(completed)s::boolean ELSE t.completed END,
-        updated_at = greatest(now(), t.updated_at + interval '1 microsecond')
-    WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
-      AND (%(if_match)s::text[] IS NULL OR {_etag("t")} = ANY (%(if_match)s::text[]))
-    RETURNING t.id, {_etag("t")} AS etag, {_task_json("t")} AS body
-)
-SELECT id, etag, body FROM updated
-UNION ALL
-SELECT id, NULL, NULL FROM target WHERE NOT EXISTS (SELECT FROM updated)
-"""
-
-DELETE_TASK = f"""
-WITH target AS (
-    SELECT id FROM tasks WHERE id = %(task_id)s AND user_id = %(user_id)s
-),
-deleted AS (
-    DELETE FROM tasks t
-    WHERE t.id = %(task_id)s AND t.user_id = %(user_id)s
-      AND (%(if_match)s::text[] IS NULL OR {_etag("t")} = ANY (%(if_match)s::text[]))
-    RETURNING t.id
-)
-SELECT EXISTS (SELECT FROM deleted), EXISTS (SELECT FROM target)
-"""
-
-# Expired keys in batches, so one run holds few locks and ends well within its timeout.
-PURGE_EXPIRED_KEYS = """
-WITH purged AS (
-    DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT %(batch)s
-    ))
-    RETURNING 1
-)
-SELECT count(*) FROM purged
-"""
-
-PING = "SELECT 1"
 
 # A request holding a key is one statement that has run for lock_timeout already: it ends soon.
 IN_FLIGHT_RETRY_AFTER_S = 1
@@ -203,12 +52,12 @@ def create_task(db: Database, user_id: str, task: TaskCreate, key: IdempotencyKe
     """
     params = {"user_id": user_id, **task.model_dump()}
     if key is None:
-        task_id, etag, body = db.fetch(CREATE_TASK, params, tuple_row, idempotent=False)[0]
+        task_id, etag, body = db.fetch(sql.CREATE_TASK, params, tuple_row, idempotent=False)[0]
         return CreatedTask(TaskRecord(task_id, etag, body))
     params |= {"key": key.key, "fingerprint": key.fingerprint, "ttl_s": key.ttl_s}
     try:
         # Retrying is safe: a second run replays what the first one stored, or does its work.
-        row = db.fetch(CREATE_TASK_WITH_KEY, params, tuple_row, idempotent=True)[0]
+        row = db.fetch(sql.CREATE_TASK_WITH_KEY, params, tuple_row, idempotent=True)[0]
     except DatabaseUnavailable as exc:
         # The wait for a request holding the key ran past lock_timeout (role default).
         if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
@@ -222,7 +71,7 @@ def create_task(db: Database, user_id: str, task: TaskCreate, key: IdempotencyKe
 
 def get_task(db: Database, user_id: str, task_id: int) -> TaskRecord:
     """The user's task; TaskNotFound when there is none."""
-    rows = db.fetch(GET_TASK, {"user_id": user_id, "task_id": task_id}, tuple_row, idempotent=True)
+    rows = db.fetch(sql.GET_TASK, {"user_id": user_id, "task_id": task_id}, tuple_row, idempotent=True)
     if not rows:
         raise TaskNotFound()
     return TaskRecord(*rows[0])
@@ -239,7 +88,7 @@ def list_tasks_json(
     """Up to `limit` of the user's tasks with id > after_id, in id order, as a JSON array;
     and the last id when another page follows."""
     params = {"user_id": user_id, "after_id": after_id, "completed": completed, "fetch": limit + 1, "limit": limit}
-    body, last_id = db.fetch(LIST_TASKS_JSON, params, tuple_row, idempotent=True)[0]
+    body, last_id = db.fetch(sql.LIST_TASKS_JSON, params, tuple_row, idempotent=True)[0]
     return str(body), last_id
 
 
@@ -270,7 +119,7 @@ def update_task(
     }
     # A guarded update whose connection died may have committed: run again, its tag would be
     # stale and the client told 412 for its own change, so it is not retried (503 instead).
-    rows = db.fetch(UPDATE_TASK, params, tuple_row, idempotent=if_match is None)
+    rows = db.fetch(sql.UPDATE_TASK, params, tuple_row, idempotent=if_match is None)
     if not rows:
         raise TaskNotFound()
     found_id, etag, body = rows[0]
@@ -285,7 +134,7 @@ def delete_task(db: Database, user_id: str, task_id: int, if_match: list[str] | 
     Raises TaskNotFound when the task is not the user's, PreconditionFailed when the tag is stale.
     """
     params = {"user_id": user_id, "task_id": task_id, "if_match": if_match}
-    deleted, existed = db.fetch(DELETE_TASK, params, tuple_row, idempotent=if_match is None)[0]
+    deleted, existed = db.fetch(sql.DELETE_TASK, params, tuple_row, idempotent=if_match is None)[0]
     if not existed:
         raise TaskNotFound()
     if not deleted:
@@ -294,10 +143,10 @@ def delete_task(db: Database, user_id: str, task_id: int, if_match: list[str] | 
 
 def purge_expired_keys(db: Database, batch: int) -> int:
     """Delete up to `batch` expired idempotency keys; return how many were deleted."""
-    count: int = db.fetch(PURGE_EXPIRED_KEYS, {"batch": batch}, tuple_row, idempotent=True)[0][0]
+    count: int = db.fetch(sql.PURGE_EXPIRED_KEYS, {"batch": batch}, tuple_row, idempotent=True)[0][0]
     return count
 
 
 def ping(db: Database) -> None:
     """Raise DatabaseUnavailable unless the database answers."""
-    db.fetch(PING, {}, tuple_row, idempotent=True)
+    db.fetch(sql.PING, {}, tuple_row, idempotent=True)

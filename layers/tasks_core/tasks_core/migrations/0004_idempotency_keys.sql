@@ -1,5 +1,5 @@
 -- Idempotency-Key (API.md, "Retries and concurrent edits"): the first 201 answered for a key,
--- stored in the same statement as its task (repository.CREATE_TASK_WITH_KEY) and answered again
+-- stored in the same statement as its task (sql.CREATE_TASK_WITH_KEY) and answered again
 -- to a retry with the same key until it expires. The task may be changed or deleted since, so
 -- the answer is kept here whole, not read from tasks.
 CREATE TABLE idempotency_keys (

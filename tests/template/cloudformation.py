@@ -1,0 +1,129 @@
+"""Packaging and deploying template.yaml as plain CloudFormation would, against a local AWS stand-in.
+
+`python -m tools.package` (what `make package` runs) packages into moto's server (tools.standin);
+the packaged template is then transformed as CloudFormation transforms it, LanguageExtensions
+and then SAM (SAM CLI's local LanguageExtensions and the SAM translator), and created in the same
+server's CloudFormation, whose Lambda reads the code from the objects the package uploaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
+from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
+from samtranslator.translator.transform import transform
+
+from tools.params import PROJECT_ROOT
+from tools.standin import standin_environment
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account
+
+# moto's CloudFormation creates no HTTP API and cannot run the migrations custom resource.
+NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::")
+# The HTTP API is replaced by a parameter moto can create, so that outputs and exports that
+# name the API (its id, its URL) resolve as they would in AWS.
+API_STAND_IN = {
+    "Type": "AWS::SSM::Parameter",
+    "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-http-api"}, "Type": "String", "Value": "-"},
+}
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def client(url: str, service: str) -> Any:
+    """A boto3 client of the stand-in (never a real account: its endpoint and credentials are fake)."""
+    environment = standin_environment(url, base={})
+    factory: Any = boto3.client  # typed per literal service name; these tests name several
+    return factory(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def create_bucket(url: str, bucket: str) -> None:
+    """A bucket in REGION of the stand-in, unless it is there (a module fixture may run again)."""
+    s3 = client(url, "s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+def run_tool(url: str | None, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m <args>` as `make` runs it, every AWS call sent to the stand-in (or none at all)."""
+    environment = standin_environment(url) if url else {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**environment, "PYTHONPATH": str(PROJECT_ROOT)},
+        timeout=600,
+        check=False,
+    )
+
+
+def package(url: str, template: Path, bucket: str, prefix: str, output: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.package` into the stand-in's bucket; fails the test when it fails."""
+    result = run_tool(
+        url, "tools.package", "--template", str(template), "--bucket", bucket, "--prefix", prefix,
+        "--region", REGION, "--endpoint-url", url, "--output", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def transformed(packaged: Mapping[str, Any], parameters: Mapping[str, str], stack_name: str) -> dict[str, Any]:
+    """LanguageExtensions, then the SAM transform, with the parameters and their defaults.
+
+    SAM CLI's local LanguageExtensions turns an Fn::Sub that names a resource into a plain string
+    (`https://${TasksApi}...`); the outputs use no language extension, so they go to the SAM
+    transform as written, as CloudFormation's own LanguageExtensions leaves them.
+    """
+    values = {name: str(spec.get("Default", "")) for name, spec in packaged["Parameters"].items()}
+    values.update(parameters)
+    pseudo = PseudoParameterValues(region=REGION, account_id=ACCOUNT, stack_name=stack_name)
+    expanded = process_template_for_sam_cli(dict(packaged), values, pseudo)
+    expanded["Transform"] = "AWS::Serverless-2016-10-31"
+    expanded["Outputs"] = copy.deepcopy(packaged["Outputs"])
+    result: dict[str, Any] = transform(expanded, values, _NoManagedPolicies())
+    return result
+
+
+def deployable_in_moto(template: dict[str, Any]) -> dict[str, Any]:
+    """The transformed template minus what moto cannot create (and what refers to it)."""
+    template = copy.deepcopy(template)
+    resources = template["Resources"]
+    for logical_id, resource in list(resources.items()):
+        if resource["Type"] == "AWS::ApiGatewayV2::Api":
+            resources[logical_id] = copy.deepcopy(API_STAND_IN)
+    removed = {key for key, value in resources.items() if value["Type"].startswith(NOT_IN_MOTO)}
+    while removed & resources.keys():
+        for logical_id in removed & resources.keys():
+            del resources[logical_id]
+        removed |= {key for key, value in resources.items() if any(_refers(value, name) for name in removed)}
+    for resource in resources.values():
+        if resource.get("DependsOn"):
+            depends = [resource["DependsOn"]] if isinstance(resource["DependsOn"], str) else resource["DependsOn"]
+            resource["DependsOn"] = [name for name in depends if name in resources]
+    return template
+
+
+def _refers(resource: dict[str, Any], name: str) -> bool:
+    text = json.dumps({key: value for key, value in resource.items() if key != "DependsOn"})
+    return any(pattern in text for pattern in (f'{{"Ref": "{name}"}}', f'["{name}", ', f"${{{name}}}", f"${{{name}."))
