@@ -4,20 +4,30 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import psycopg
 import pytest
+import time_machine
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
 from tasks_core import repository
-from tasks_core.credentials import IamCredentials, SecretCredentials, UrlCredentials, boto3_token_source
+from tasks_core.credentials import (
+    CredentialsUnavailable,
+    IamCredentials,
+    SecretCredentials,
+    UrlCredentials,
+    boto3_token_source,
+)
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.settings import AMAZON_TRUST_ROOTS, DatabaseSettings
@@ -162,3 +172,78 @@ def test_iam_token_is_made_for_every_connect(password_server: dict[str, Any]) ->
 def test_url_mode_passes_the_url_through() -> None:
     settings = DatabaseSettings(url=SecretStr("postgresql://u@h/d"))
     assert UrlCredentials(settings).connect_params() == {"conninfo": "postgresql://u@h/d"}
+
+
+def signed_at(token: str) -> datetime:
+    """When an RDS IAM auth token was signed (its X-Amz-Date)."""
+    query = parse_qs(token.split("?", 1)[1])
+    assert query["X-Amz-Expires"] == ["900"]  # valid 15 minutes from then
+    return datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def test_iam_reconnect_after_15_minutes_uses_a_fresh_token(password_server: dict[str, Any]) -> None:
+    role = "iam_app"  # trusted by the server: the test reads the token libpq sent, not its check
+    with psycopg.connect(password_server["admin_url"], autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    with mock_aws(), time_machine.travel(start, tick=True) as clock:
+        settings = DatabaseSettings(
+            auth="iam",
+            host=password_server["host"],
+            port=password_server["port"],
+            name="postgres",
+            user=role,
+            region="eu-west-1",
+            sslmode="require",  # not enforced by libpq on the embedded server's Unix socket
+        )
+        # Tokens signed by boto3 for a proxy's name (a socket folder is no host name to sign).
+        proxy = settings.model_copy(update={"host": "tasks.proxy-abc.eu-west-1.rds.amazonaws.com"})
+        credentials = IamCredentials(settings, token_source=boto3_token_source(proxy))
+        db = Database(settings, retry_after_s=5, credentials=credentials)
+        repository.ping(db)
+        first = db.connection()[0].info.password
+
+        clock.shift(timedelta(minutes=16))
+        repository.ping(db)  # a token is checked at connect only: the open connection goes on
+        kept, fresh = db.connection()
+        assert (kept.info.password, fresh) == (first, False)
+
+        with psycopg.connect(password_server["admin_url"], autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+        time.sleep(0.05)
+        repository.ping(db)  # the reconnect, 16 minutes after the first connect
+        second = db.connection()[0].info.password
+        reconnected_at = datetime.now(UTC)
+        db.close()
+    assert abs(signed_at(first) - start) < timedelta(seconds=5)
+    assert second != first
+    # Signed for this connect: the first token had expired by then (15 minutes), this one had not.
+    assert signed_at(first) + timedelta(minutes=15) < reconnected_at
+    assert signed_at(second) <= reconnected_at < signed_at(second) + timedelta(minutes=15)
+
+
+def test_a_secret_that_cannot_be_read_is_503(password_server: dict[str, Any], secrets: Any) -> None:
+    db = Database(secret_settings(password_server, "tasks/no-such-secret"), retry_after_s=5)
+    with pytest.raises(DatabaseUnavailable) as caught:
+        repository.ping(db)
+    assert isinstance(caught.value.__cause__, CredentialsUnavailable)
+
+
+def test_secrets_manager_that_does_not_answer_is_503_in_bounded_time(
+    password_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An endpoint that takes connections and never answers (a listening socket nobody serves).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(name, "testing")
+        db = Database(secret_settings(password_server, "tasks/db"), retry_after_s=5)
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as caught:
+            repository.ping(db)
+    # Two tries of a 2 s read timeout, under the function's 10 s (botocore alone waits 60 s a try).
+    assert time.monotonic() - started < 9
+    assert isinstance(caught.value.__cause__, CredentialsUnavailable)

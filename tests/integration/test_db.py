@@ -85,9 +85,19 @@ def test_next_request_after_the_server_closed_the_connection_succeeds(
 
 
 def test_statement_timeout_is_503_and_the_connection_survives(db: Database) -> None:
-    with pytest.raises(DatabaseUnavailable):
-        db.fetch("SELECT pg_sleep(6)", {}, psycopg.rows.tuple_row, idempotent=True)
     repository.ping(db)
+    before, _ = db.connection()
+    # The server's key for the connection: a new connection (direct or through a pooler) has another.
+    pid = before.info.backend_pid
+    with pytest.raises(DatabaseUnavailable) as caught:
+        db.fetch("SELECT pg_sleep(6)", {}, psycopg.rows.tuple_row, idempotent=True)
+    assert isinstance(caught.value.__cause__, psycopg.errors.QueryCanceled)  # the role's 5 s timeout
+    after, fresh = db.connection()
+    assert fresh is False
+    assert after is before
+    assert after.info.backend_pid == pid
+    repository.ping(db)
+    assert db.connection() == (before, False)
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,24 @@ from .settings import DatabaseSettings
 
 ConnectParams = dict[str, Any]
 
+# Calls to AWS for credentials stay well inside the function's timeout (botocore's defaults are
+# 60 s to connect and 60 s to read, with retries): two tries of at most 2 + 2 s.
+AWS_CALL_LIMITS: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 2,
+    "retries": {"mode": "standard", "total_max_attempts": 2},
+}
+
+
+class CredentialsUnavailable(Exception):
+    """The credentials could not be had: Secrets Manager or AWS credentials unreachable or refusing."""
+
 
 class Credentials(Protocol):
     """Gives the parameters of the next connect; may re-read them after a failed one."""
 
     def connect_params(self) -> ConnectParams:
-        """libpq parameters (conninfo and keywords) for a new connection."""
+        """libpq parameters (conninfo and keywords) for a new connection; CredentialsUnavailable."""
         ...
 
     def refresh(self) -> bool:
@@ -54,12 +66,16 @@ def powertools_secret_reader(max_age_s: int, region: str | None) -> SecretReader
     """Reads a secret with Powertools parameters: cached for max_age_s, or fetched anew."""
     # Imported here: Powertools parameters import boto3, which only this mode needs.
     from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
-    provider = SecretsProvider(boto_config=Config(region_name=region))
+    provider = SecretsProvider(boto_config=Config(region_name=region, **AWS_CALL_LIMITS))
 
     def read(secret_id: str, force: bool) -> str:
-        return str(provider.get(secret_id, max_age=max_age_s, force_fetch=force))
+        try:
+            return str(provider.get(secret_id, max_age=max_age_s, force_fetch=force))
+        except GetParameterError as exc:  # Powertools wraps every failure of the call in it
+            raise CredentialsUnavailable(f"secret {secret_id!r} could not be read") from exc
 
     return read
 
@@ -107,13 +123,18 @@ TokenSource = Callable[[], str]
 def boto3_token_source(settings: DatabaseSettings) -> TokenSource:
     """Makes fresh RDS IAM auth tokens (valid 15 minutes), signed locally by boto3."""
     import boto3  # noqa: PLC0415  # imported only in the IAM mode
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError  # noqa: PLC0415
 
-    client = boto3.client("rds", region_name=settings.region)
+    client = boto3.client("rds", region_name=settings.region, config=Config(**AWS_CALL_LIMITS))
 
     def token() -> str:
-        value: str = client.generate_db_auth_token(
-            DBHostname=settings.host, Port=settings.port, DBUsername=settings.user, Region=settings.region
-        )
+        try:
+            value: str = client.generate_db_auth_token(
+                DBHostname=settings.host, Port=settings.port, DBUsername=settings.user, Region=settings.region
+            )
+        except BotoCoreError as exc:  # no AWS credentials to sign with
+            raise CredentialsUnavailable("no IAM auth token could be made") from exc
         return value
 
     return token

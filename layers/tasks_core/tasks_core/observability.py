@@ -17,6 +17,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .db import InvocationTimeLimit
+
 # Service name, log level and namespace come from POWERTOOLS_* variables (template Globals);
 # the namespace has a default so a handler run outside the template still flushes its metrics.
 DEFAULT_METRICS_NAMESPACE = "TasksApi"
@@ -31,7 +33,9 @@ def lambda_entrypoint(resolver: APIGatewayHttpResolver, operation: str) -> Lambd
     """The function's `lambda_handler`: the resolver under Logger and Metrics.
 
     Logs are JSON with the API Gateway request id as correlation id; each invocation adds one
-    to the metric named after the operation (and ColdStart on a cold start).
+    to the metric named after the operation (and ColdStart on a cold start). Database calls end
+    before the invocation's time does, so a database that does not answer is a 503, not a
+    timeout.
     """
 
     @logger.inject_lambda_context
@@ -40,6 +44,7 @@ def lambda_entrypoint(resolver: APIGatewayHttpResolver, operation: str) -> Lambd
         # The request id read directly: Powertools' JMESPath correlation path costs ~25 us a call.
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         metrics.add_metric(name=operation, unit=MetricUnit.Count, value=1)
-        return resolver.resolve(event, context)
+        with InvocationTimeLimit(context.get_remaining_time_in_millis()):
+            return resolver.resolve(event, context)
 
     return cast(LambdaHandler, lambda_handler)

@@ -51,6 +51,13 @@ class DatabaseSettings(BaseModel):
     # The role the migrations create for the API functions and grant to (tasks_core.migrate's
     # DEFAULT_APP_ROLE): used by the migrations function, which itself connects as the owner.
     app_role: str = Field(default="tasks_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # The client-side deadline of each database call (connect, statement, its retry): the
+    # invocation's remaining time less this margin, kept to answer 503 before Lambda's timeout...
+    deadline_margin_ms: int = Field(default=1000, ge=0, le=60000)
+    # ...and never longer than this cap (the whole deadline outside an invocation). Above the
+    # role's statement_timeout (5 s), so a slow statement is the server's to cancel; at least 3 s,
+    # as libpq waits at least 2 s for a connection.
+    deadline_cap_ms: int = Field(default=8000, ge=3000, le=900000)
 
     @model_validator(mode="after")
     def _complete_for_mode(self) -> Self:
@@ -108,6 +115,8 @@ class Settings(BaseModel):
             "application_name": "DB_APPLICATION_NAME",
             "secret_max_age_s": "DB_SECRET_MAX_AGE",
             "app_role": "DB_APP_ROLE",
+            "deadline_margin_ms": "DB_DEADLINE_MARGIN_MS",
+            "deadline_cap_ms": "DB_DEADLINE_CAP_MS",
         }
         auth_names = {"enabled": "AUTH_ENABLED", "user_id_claim": "AUTH_USER_ID_CLAIM"}
         top_names = {
