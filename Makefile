@@ -106,7 +106,7 @@ run: venv
 	$(PY) -m local serve $(ARGS)
 
 migrate: venv
-	$(PY) -m local.migrate
+	$(PY) -m local.devdb.apply_migrations
 
 # Every measure of bench/README.md; QUICK=1 for the reduced run (same targets).
 bench: bench-venv

@@ -16,9 +16,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from local.context import LambdaContext
-from local.events import Router
-from local.handlers import load_handler
+from local.emulator.context import LambdaContext
+from local.emulator.loader import load_handler
+from local.gateway.payload import Router
 from local.template import Function, all_routes, load_functions
 
 from .baselines import floor

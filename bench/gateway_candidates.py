@@ -34,11 +34,11 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from local.asgi_gateway import can_carry
-from local.database import dev_database, scratch_database
-from local.docs import ApiDocs
-from local.gateway import INTERNAL_SERVER_ERROR, Gateway, Request
-from local.pool import FunctionPool
+from local.devdb.database import dev_database, scratch_database
+from local.emulator.pool import FunctionPool
+from local.gateway.asgi import can_carry
+from local.gateway.dispatch import INTERNAL_SERVER_ERROR, Gateway, Request
+from local.gateway.docs import ApiDocs
 from local.server import ServeOptions, gateway_auth, load
 from local.template import PROJECT_ROOT, load_cors
 

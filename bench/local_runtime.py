@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from local.context import LambdaContext
-from local.database import EmbeddedPostgres, scratch_database
-from local.events import Router, build_event
-from local.handlers import load_handler
+from local.devdb.database import EmbeddedPostgres, scratch_database
+from local.emulator.context import LambdaContext
+from local.emulator.loader import load_handler
+from local.gateway.payload import Router, build_event
 from local.template import PROJECT_ROOT, all_routes, load_functions
 
 # A measuring script: its asserts guard the measurement, and it runs commands it builds itself.

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from local.database import EmbeddedPostgres, scratch_database
+from local.devdb.database import EmbeddedPostgres, scratch_database
 from tasks_core.migrate import migrate
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from local.events import RouteMatch, build_event
+from local.gateway.payload import RouteMatch, build_event
 from tasks_core import sql
 
 from .baselines import floor

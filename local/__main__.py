@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .database import DEFAULT_DATA_DIR, dev_database
-from .http_server import Timeouts
-from .invoke import invoke
-from .jwt_auth import load_api_auth, mint_token
-from .output import emit, use_stream
-from .server import ServeOptions, load, serve
-from .template import TEMPLATE_PATH
+from local.devdb.database import DEFAULT_DATA_DIR, dev_database
+from local.emulator.invoke import invoke
+from local.gateway.http_server import Timeouts
+from local.gateway.jwt_auth import load_api_auth, mint_token
+from local.output import emit, use_stream
+from local.server import ServeOptions, load, serve
+from local.template import TEMPLATE_PATH
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:

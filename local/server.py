@@ -1,7 +1,7 @@
 """`python -m local serve`: the whole API of a template on one machine.
 
 Starts the database (the embedded PostgreSQL, or DATABASE_URL), applies the migrations as the
-owner, points the functions at it as the API's role (see local/database.py), mounts
+owner, points the functions at it as the API's role (see local/devdb/database.py), mounts
 each HttpApi route of the template on its function's worker pool, serves HTTP, reloads code on
 change, and on Ctrl-C or SIGTERM stops the server, the workers and the database it started.
 """
@@ -15,16 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .database import DatabaseUrls
-from .docs import ApiDocs
-from .environment import apply_overrides, read_env_vars_file
-from .gateway import Gateway, GatewayAuth
-from .http_server import HttpServer, Timeouts
-from .jwt_auth import TokenVerifier, dev_jwks, load_api_auth
-from .output import emit
-from .pool import FunctionPool
-from .reload import watch
-from .template import TEMPLATE_PATH, Function, load_cors, load_functions
+from local.devdb.database import DatabaseUrls
+from local.emulator.pool import FunctionPool
+from local.emulator.reload import watch
+from local.emulator.variables import apply_overrides, read_env_vars_file
+from local.gateway.dispatch import Gateway, GatewayAuth
+from local.gateway.docs import ApiDocs
+from local.gateway.http_server import HttpServer, Timeouts
+from local.gateway.jwt_auth import TokenVerifier, dev_jwks, load_api_auth
+from local.output import emit
+from local.template import TEMPLATE_PATH, Function, load_cors, load_functions
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local.database import DatabaseUrls, migrated, scratch_database
+from local.devdb.database import DatabaseUrls, migrated, scratch_database
 from local.template import Function, load_functions
 from tests.support.api import InProcessApi
 from tests.support.pgbouncer import pgbouncer, through

@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from tasks_core import idempotency, repository, runtime
+from tasks_core import environment, idempotency, repository
 from tasks_core.models import IdempotencyKeyValue, Task, TaskCreate, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, LOCATION, REPLAYED, openapi_responses
@@ -34,7 +34,7 @@ def create_task(
     ] = None,
 ) -> Response[str]:
     key = idempotency.idempotency_key(idempotency_key, task, get_settings().idempotency_key_ttl_s)
-    created = repository.create_task(runtime.database(), user_id, task, key)
+    created = repository.create_task(environment.database(), user_id, task, key)
     headers = {"Location": f"{user_path(user_id)}/{created.task.id}"}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
-from tasks_core import conditional, repository, runtime
+from tasks_core import conditional, environment, repository
 from tasks_core.models import Message, TaskId, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import openapi_responses
@@ -30,7 +30,7 @@ def delete_task(
         str | None, Header(alias="If-Match", description="Delete only if the task's ETag is one of these (or *)")
     ] = None,
 ) -> Response[str]:
-    repository.delete_task(runtime.database(), user_id, task_id, conditional.if_match_tags(if_match))
+    repository.delete_task(environment.database(), user_id, task_id, conditional.if_match_tags(if_match))
     return json_response(200, DELETED)
 
 

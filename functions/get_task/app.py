@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
-from tasks_core import conditional, repository, runtime
+from tasks_core import conditional, environment, repository
 from tasks_core.models import Task, TaskId, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, openapi_responses
@@ -29,7 +29,7 @@ def get_task(
         str | None, Header(alias="If-None-Match", description="ETags of the client's copy, or *: 304 when current")
     ] = None,
 ) -> Response[str]:
-    task = repository.get_task(runtime.database(), user_id, task_id)
+    task = repository.get_task(environment.database(), user_id, task_id)
     if conditional.none_match(if_none_match, task.etag):
         return not_modified(task)
     return task_response(200, task)

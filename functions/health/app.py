@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from tasks_core import repository, runtime
+from tasks_core import environment, repository
 from tasks_core.models import Health
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import openapi_responses
@@ -21,7 +21,7 @@ HEALTHY = Health(status="ok", database="ok").model_dump_json()
     responses=openapi_responses(200, "The API and its database answer", Health, errors=(503,)),
 )
 def health() -> Response[str]:
-    repository.ping(runtime.database())
+    repository.ping(environment.database())
     return json_response(200, HEALTHY)
 
 

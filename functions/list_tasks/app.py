@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from tasks_core import pagination, repository, runtime
+from tasks_core import environment, pagination, repository
 from tasks_core.models import LIST_LIMIT_DEFAULT, CompletedFilter, ListLimit, Task, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import LINK, openapi_responses
@@ -29,10 +29,10 @@ def list_tasks(
     limit: Annotated[ListLimit, Query(description="Page size")] = LIST_LIMIT_DEFAULT,
     cursor: Annotated[Cursor | None, Query(description="From the previous page's Link, as it is")] = None,
 ) -> Response[str]:
-    key = runtime.cursor_key()
+    key = environment.cursor_key()
     after_id = pagination.cursor_position(key, user_id, cursor)
     body, last_id = repository.list_tasks_json(
-        runtime.database(), user_id, limit=limit, after_id=after_id, completed=completed
+        environment.database(), user_id, limit=limit, after_id=after_id, completed=completed
     )
     headers = {}
     if last_id is not None:

@@ -14,7 +14,7 @@ from tasks_core.observability import logger
 from tasks_core.settings import get_settings
 
 
-def apply_migrations(event: CustomResourceEvent) -> dict[str, Any]:
+def migrations_for(event: CustomResourceEvent) -> dict[str, Any]:
     """Create and Update: apply pending migrations and report which."""
     if event["RequestType"] == "Delete":
         return {"Applied": "none (delete keeps the data)"}
@@ -25,4 +25,4 @@ def apply_migrations(event: CustomResourceEvent) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: CustomResourceEvent, context: Any) -> None:
-    run_custom_resource(event, context, apply_migrations, physical_id="tasks-api-database-migrations")
+    run_custom_resource(event, context, migrations_for, physical_id="tasks-api-database-migrations")

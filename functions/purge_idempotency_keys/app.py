@@ -6,12 +6,12 @@ their rows. Batches keep each statement short; the run stops well before its tim
 
 from typing import Any
 
-from tasks_core import idempotency, runtime
+from tasks_core import environment, idempotency
 from tasks_core.observability import logger
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    purged = idempotency.purge_expired_keys(runtime.database(), context.get_remaining_time_in_millis)
+    purged = idempotency.purge_expired_keys(environment.database(), context.get_remaining_time_in_millis)
     logger.info("expired idempotency keys purged", extra={"purged": purged})
     return {"purged": purged}

@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from tasks_core import conditional, repository, runtime
+from tasks_core import conditional, environment, repository
 from tasks_core.models import Task, TaskId, TaskUpdate, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, openapi_responses
@@ -28,7 +28,9 @@ def update_task(
         str | None, Header(alias="If-Match", description="Change only if the task's ETag is one of these (or *)")
     ] = None,
 ) -> Response[str]:
-    task = repository.update_task(runtime.database(), user_id, task_id, changes, conditional.if_match_tags(if_match))
+    task = repository.update_task(
+        environment.database(), user_id, task_id, changes, conditional.if_match_tags(if_match)
+    )
     return task_response(200, task)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from local.database import scratch_database
+from local.devdb.database import scratch_database
 from tests.e2e.server import FIXTURES, HttpApi, LocalServer, local_server
 
 E2E = Path(__file__).resolve().parent

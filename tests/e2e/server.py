@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from local.events import HttpResponse
+from local.gateway.payload import HttpResponse
 from local.template import PROJECT_ROOT
 from tests.support.api import ApiMethods
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.database import scratch_database
-from local.gateway import MAX_REQUEST_BYTES
+from local.devdb.database import scratch_database
+from local.gateway.dispatch import MAX_REQUEST_BYTES
 from tests.e2e.server import FIXTURES, LocalServer, local_server
 
 IDLE_S = 1.0

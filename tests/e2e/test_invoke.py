@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.database import scratch_database
+from local.devdb.database import scratch_database
 from local.template import PROJECT_ROOT
 from tests.e2e.server import FIXTURES
 

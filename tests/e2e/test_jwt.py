@@ -13,9 +13,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.database import scratch_database
-from local.events import HttpResponse
-from local.jwt_auth import DEV_KEY_ID, JwtAuthorizer, load_api_auth, mint_token
+from local.devdb.database import scratch_database
+from local.gateway.jwt_auth import DEV_KEY_ID, JwtAuthorizer, load_api_auth, mint_token
+from local.gateway.payload import HttpResponse
 from local.template import PROJECT_ROOT
 from tests.e2e.server import HttpApi, LocalServer, local_server
 from tests.support.contract import assert_error

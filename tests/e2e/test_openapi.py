@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.openapi import build_openapi
+from local.gateway.openapi import build_openapi
 from tests.e2e.server import HttpApi, LocalServer
 from tests.support.contract import API_ROUTES
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from local.database import scratch_database
+from local.devdb.database import scratch_database
 from local.template import PROJECT_ROOT
 from tests.e2e.server import HttpApi, LocalServer, local_server
 

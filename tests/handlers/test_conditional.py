@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.events import HttpResponse
+from local.gateway.payload import HttpResponse
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_error, tasks_path
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.events import to_http_response
+from local.gateway.payload import to_http_response
 from local.template import PROJECT_ROOT
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_error, assert_task

@@ -19,7 +19,7 @@ def test_health(api: InProcessApi) -> None:
 def test_request_id_is_the_api_gateway_request_id(api: InProcessApi, user_id: str) -> None:
     function = api.router.match("GET", f"/users/{user_id}/tasks/1")
     assert function is not None
-    from local.events import build_event, to_http_response
+    from local.gateway.payload import build_event, to_http_response
 
     event = build_event(method="GET", raw_path=f"/users/{user_id}/tasks/1", match=function, request_id="req-abc-123")
     response = to_http_response(api.invoke(function.route.function, event))

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from local.database import DatabaseUrls, as_role, migrated, scratch_database
+from local.devdb.database import DatabaseUrls, as_role, migrated, scratch_database
 from tasks_core.migrate import DEFAULT_APP_ROLE, migrate
 from tests.support.api import InProcessApi
 

@@ -15,7 +15,7 @@ import pytest
 from psycopg.rows import tuple_row
 from pydantic import SecretStr
 
-from local.database import EmbeddedPostgres, migrated
+from local.devdb.database import EmbeddedPostgres, migrated
 from local.template import Function
 from tasks_core import repository
 from tasks_core.db import Database, InvocationTimeLimit

@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from local.database import DatabaseUrls, migrated, scratch_database, with_database
+from local.devdb.database import DatabaseUrls, migrated, scratch_database, with_database
 from tasks_core import repository
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable, TaskNotFound

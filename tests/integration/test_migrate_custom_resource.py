@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from local.database import scratch_database
+from local.devdb.database import scratch_database
 from tasks_core.migrate import available_migrations
 from tests.support.fresh_process import invoke_in_fresh_process
 
@@ -125,7 +125,7 @@ def test_unreachable_database_reports_failed(response_url: ResponseUrl) -> None:
 
 def test_a_function_about_to_time_out_still_answers(response_url: ResponseUrl) -> None:
     # An action that outlasts the function's time: the guard answers FAILED before the timeout.
-    from local.context import LambdaContext
+    from local.emulator.context import LambdaContext
     from tasks_core.custom_resource import run_custom_resource
 
     def stuck(event: dict[str, Any]) -> dict[str, Any]:

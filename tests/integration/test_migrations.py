@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from local.database import as_role, scratch_database
+from local.devdb.database import as_role, scratch_database
 from tasks_core.migrate import (
     DEFAULT_APP_ROLE,
     LONGEST_PAUSE_S,

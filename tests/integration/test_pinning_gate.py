@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from local.database import migrated, scratch_database
+from local.devdb.database import migrated, scratch_database
 from local.template import Function
 from tasks_core import repository
 from tasks_core import sql as statements

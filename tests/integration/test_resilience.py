@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local.database import EmbeddedPostgres
+from local.devdb.database import EmbeddedPostgres
 from tasks_core import repository
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.migrate import migrate

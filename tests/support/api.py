@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from local.context import LambdaContext
-from local.events import HttpResponse, Router, build_event, to_http_response
-from local.handlers import load_handler
+from local.emulator.context import LambdaContext
+from local.emulator.loader import load_handler
+from local.gateway.payload import HttpResponse, Router, build_event, to_http_response
 from local.template import Function, all_routes
 
 NOT_FOUND = HttpResponse(404, [("content-type", "application/json")], b'{"message":"Not Found"}')

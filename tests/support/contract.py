@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from local.events import HttpResponse
+from local.gateway.payload import HttpResponse
 from tests.support.api import ApiMethods
 
 MAX_BODY = 65536  # API.md: bodies over 64 KiB are 413

@@ -14,8 +14,8 @@ from local.template import PROJECT_ROOT
 # Reads [[logical id, event], ...] on stdin; prints [{"response": ..., "seconds": ...}, ...].
 _SCRIPT = """
 import json, sys, time
-from local.context import LambdaContext
-from local.handlers import load_handler
+from local.emulator.context import LambdaContext
+from local.emulator.loader import load_handler
 from local.template import load_functions
 functions = load_functions()
 results = []

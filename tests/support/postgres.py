@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from local.database import EmbeddedPostgres
+from local.devdb.database import EmbeddedPostgres
 
 
 @contextmanager

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from local.openapi import OPENAPI_PATH, build_openapi, render
+from local.gateway.openapi import OPENAPI_PATH, build_openapi, render
 from local.template import load_functions
 
 
 def test_committed_openapi_matches_the_code() -> None:
     expected = render(build_openapi())
     assert OPENAPI_PATH.read_text(encoding="utf-8") == expected, (
-        "openapi.json is out of date: run `.venv/bin/python -m local.openapi --write` and commit it"
+        "openapi.json is out of date: run `.venv/bin/python -m local.gateway.openapi --write` and commit it"
     )
 
 

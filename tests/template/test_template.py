@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local.handlers import load_handler
+from local.emulator.loader import load_handler
 from local.template import PROJECT_ROOT, load_functions, load_template
 
 FUNCTIONS = load_functions()

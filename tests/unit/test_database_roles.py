@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from local.database import as_role
+from local.devdb.database import as_role
 from local.template import PROJECT_ROOT, load_functions, load_template
 from tasks_core.migrate import DEFAULT_APP_ROLE
 from tasks_core.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import Response
 
-from local.context import LambdaContext
-from local.events import Router, build_event
+from local.emulator.context import LambdaContext
+from local.gateway.payload import Router, build_event
 from local.template import Route
 from tasks_core.errors import (
     DatabaseUnavailable,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from local.cors import apply, is_preflight, preflight
-from local.environment import apply_overrides, lambda_environment
-from local.events import HttpResponse
-from local.reload import affected, watched_paths
+from local.emulator.reload import affected, watched_paths
+from local.emulator.variables import apply_overrides, lambda_environment
+from local.gateway.cors import apply, is_preflight, preflight
+from local.gateway.payload import HttpResponse
 from local.template import PROJECT_ROOT, Cors, load_cors, load_functions
 
 FIXTURES = PROJECT_ROOT / "tests" / "e2e" / "fixtures"

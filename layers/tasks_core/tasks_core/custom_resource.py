@@ -65,9 +65,7 @@ def run_custom_resource(
         send_response(event, status, reason, event.get("PhysicalResourceId") or physical_id, data)
 
     seconds_left = context.get_remaining_time_in_millis() / 1000 - TIMEOUT_MARGIN_S
-    guard = threading.Timer(
-        max(seconds_left, 0.0), answer, args=("FAILED", "timed out before the migrations finished", {})
-    )
+    guard = threading.Timer(max(seconds_left, 0.0), answer, args=("FAILED", "timed out before its action finished", {}))
     guard.daemon = True
     guard.start()
     try:

@@ -14,8 +14,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .events import HttpResponse
-from .gateway import INTERNAL_SERVER_ERROR, JSON, MAX_REQUEST_BYTES, TOO_LARGE, Gateway, Request
+from local.gateway.dispatch import INTERNAL_SERVER_ERROR, JSON, MAX_REQUEST_BYTES, TOO_LARGE, Gateway, Request
+from local.gateway.payload import HttpResponse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from . import protocol
-from .environment import lambda_environment
-from .output import emit
-from .template import PROJECT_ROOT, Function
+from local.emulator import protocol
+from local.emulator.variables import lambda_environment
+from local.output import emit
+from local.template import PROJECT_ROOT, Function
 
 # Lambda gives up on an initialisation that takes longer than this.
 INIT_TIMEOUT_S = 10.0
@@ -89,7 +89,7 @@ class Worker:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "local.worker",
+                "local.emulator.worker",
                 json.dumps(config),
                 str(theirs.fileno()),
                 cwd=PROJECT_ROOT,

@@ -38,9 +38,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from local.output import emit
 from tasks_core.migrate import DEFAULT_APP_ROLE, migrate
-
-from .output import emit
 
 NO_STATEMENT_TIMEOUT = "-c statement_timeout=0 -c lock_timeout=0"
 
@@ -243,7 +242,7 @@ def migrated(owner_url: str, role: str | None = None) -> DatabaseUrls:
 
 
 # Where `make run` keeps its data (git-ignored), so tasks survive restarts.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".local" / "pgdata"
 
 
 @contextmanager

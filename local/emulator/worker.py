@@ -1,7 +1,7 @@
 """One Lambda execution environment: a process that imports a function's handler once (the cold
 start) and then serves invocations, one at a time, for the gateway that started it.
 
-Run as `python -m local.worker CONFIG_JSON FD` by `local.pool`; FD is this end of a socket pair.
+Run as `python -m local.emulator.worker CONFIG_JSON FD` by `local.emulator.pool`; FD is this end of a socket pair.
 The process has the function's environment only (set by the pool) and Lambda's import path:
 the function's code folder, then its layers (what /opt/python holds in Lambda), and its code
 folder as working directory.
@@ -23,16 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local import protocol
-from local.context import LambdaContext
+from local.emulator import protocol
+from local.emulator.context import LambdaContext
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 Handler = Callable[[Any, Any], Any]
 
 
 def _lambda_path(code_uri: str, layers: list[str]) -> None:
-    # The project root (where `-m local.worker` started) is not on Lambda's path: drop it.
+    # The project root (where `-m local.emulator.worker` started) is not on Lambda's path: drop it.
     kept = [entry for entry in sys.path if Path(entry or ".").resolve() != PROJECT_ROOT]
     sys.path[:] = [code_uri, *layers, *kept]
     os.chdir(code_uri)
@@ -133,7 +133,7 @@ def _invoke(handler: Handler, config: dict[str, Any], request: dict[str, Any]) -
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m local.worker CONFIG_JSON FD`."""
+    """Entry point: `python -m local.emulator.worker CONFIG_JSON FD`."""
     # Ctrl-C reaches the whole process group; the gateway decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = json.loads(argv[1])

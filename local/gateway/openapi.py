@@ -1,7 +1,7 @@
 """The API's OpenAPI 3.1 document, merged from the Powertools resolvers of every function.
 
-`python -m local.openapi --write` writes it to openapi.json at the project root (committed; a
-test fails when it drifts from the code). `python -m local.openapi [TEMPLATE]` prints it: the
+`python -m local.gateway.openapi --write` writes it to openapi.json at the project root (committed; a
+test fails when it drifts from the code). `python -m local.gateway.openapi [TEMPLATE]` prints it: the
 local runtime runs that in a subprocess, so handler modules are never imported into the gateway.
 
 Powertools adds a 422 response (HTTPValidationError) to every route when validation is on; this
@@ -19,10 +19,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
+from local.emulator.loader import load_module
+from local.template import PROJECT_ROOT, TEMPLATE_PATH, load_functions
 from tasks_core.models import TASK_ID_MAX
-
-from .handlers import load_module
-from .template import PROJECT_ROOT, TEMPLATE_PATH, load_functions
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi.json"
 TITLE = "Task API"

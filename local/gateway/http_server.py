@@ -32,8 +32,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from .asgi_gateway import AsgiGateway
-from .gateway import Gateway
+from local.gateway.asgi import AsgiGateway
+from local.gateway.dispatch import Gateway
 
 # At shutdown, requests in flight get this long (their workers are being stopped meanwhile).
 SHUTDOWN_GRACE_S = 5.0

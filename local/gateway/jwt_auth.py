@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .template import LOCAL_PARAMETERS, PROJECT_ROOT, TEMPLATE_PATH, Resolver, Route, load_template, merged_globals
+from local.template import LOCAL_PARAMETERS, PROJECT_ROOT, TEMPLATE_PATH, Resolver, Route, load_template, merged_globals
 
 DEV_KEY_PATH = PROJECT_ROOT / ".local" / "jwt" / "dev-key.pem"
 DEV_KEY_ID = "tasks-api-local-dev"

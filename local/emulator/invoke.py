@@ -9,8 +9,8 @@ import json
 import sys
 from typing import Any
 
-from .pool import FunctionPool, Status
-from .template import Function
+from local.emulator.pool import FunctionPool, Status
+from local.template import Function
 
 
 async def invoke(function: Function, event: Any) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from watchfiles import awatch
 
-from .template import Function
+from local.template import Function
 
 # watchfiles groups the events of one save; a short step keeps save-to-served well under 1 s.
 DEBOUNCE_MS = 200

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .template import Route
+from local.template import Route
 
 _TEXT_TYPES = re.compile(r"^\s*(text/|application/(json|javascript|xml)\s*(;|$))", re.I)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+from local.devdb.database import DEFAULT_DATA_DIR, EmbeddedPostgres, app_role
 from tasks_core.migrate import migrate
-
-from .database import DEFAULT_DATA_DIR, EmbeddedPostgres, app_role
 
 
 def main() -> int:

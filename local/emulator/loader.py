@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .template import PROJECT_ROOT, Function
+from local.template import PROJECT_ROOT, Function
 
 # What Lambda mounts at /opt/python: the layer's package folder (its dependencies are in the venv).
 LAYER_PATHS = [PROJECT_ROOT / "layers" / "tasks_core"]

@@ -12,9 +12,9 @@ import mimetypes
 import sys
 from pathlib import Path
 
-from .events import HttpResponse
-from .output import emit
-from .template import PROJECT_ROOT
+from local.gateway.payload import HttpResponse
+from local.output import emit
+from local.template import PROJECT_ROOT
 
 
 def _swagger_ui_static() -> Path:
@@ -78,7 +78,7 @@ class ApiDocs:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "local.openapi",
+                    "local.gateway.openapi",
                     str(self.template),
                     cwd=PROJECT_ROOT,
                     stdout=asyncio.subprocess.PIPE,

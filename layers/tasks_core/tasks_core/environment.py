@@ -1,4 +1,4 @@
-"""What one execution environment keeps between invocations: its settings and its connection."""
+"""What one Lambda execution environment keeps between invocations: its connection and keys."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .template import PSEUDO_PARAMETERS, Function
+from local.template import PSEUDO_PARAMETERS, Function
 
 # Taken from the developer's environment, as `sam local` passes them to its containers.
 PASSED_THROUGH = (

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .events import HttpResponse
-from .template import Cors
+from local.gateway.payload import HttpResponse
+from local.template import Cors
 
 
 def _allowed_origin(cors: Cors, origin: str | None) -> str | None:

