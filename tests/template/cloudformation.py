@@ -29,14 +29,24 @@ from tools.standin import standin_environment
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
 
-# moto's CloudFormation creates no HTTP API and cannot run the migrations custom resource.
-NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::")
+# moto's CloudFormation creates no HTTP API, cannot run the migrations custom resource and has no
+# Lambda aliases (the API's invoke permissions name them, so they go too; tests/template checks
+# them in the translated template instead).
+NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::", "AWS::Lambda::Alias")
 # The HTTP API is replaced by a parameter moto can create, so that outputs and exports that
 # name the API (its id, its URL) resolve as they would in AWS.
 API_STAND_IN = {
     "Type": "AWS::SSM::Parameter",
     "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-http-api"}, "Type": "String", "Value": "-"},
 }
+
+
+def version_stand_in(logical_id: str) -> dict[str, Any]:
+    """A parameter moto can create in place of a Lambda version, its name an ARN-like string."""
+    return {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{logical_id}"}, "Type": "String", "Value": "-"},
+    }
 
 
 class _NoManagedPolicies:
@@ -112,6 +122,10 @@ def deployable_in_moto(template: dict[str, Any]) -> dict[str, Any]:
     for logical_id, resource in list(resources.items()):
         if resource["Type"] == "AWS::ApiGatewayV2::Api":
             resources[logical_id] = copy.deepcopy(API_STAND_IN)
+        elif resource["Type"] == "AWS::Lambda::Version":
+            # moto's Ref of a version is an object, not the version's ARN: the pre-traffic hook's
+            # variables that name the new versions could not be created.
+            resources[logical_id] = version_stand_in(logical_id)
     removed = {key for key, value in resources.items() if value["Type"].startswith(NOT_IN_MOTO)}
     while removed & resources.keys():
         for logical_id in removed & resources.keys():

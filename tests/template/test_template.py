@@ -42,6 +42,7 @@ def test_each_operation_has_its_own_function() -> None:
         "HealthFunction": ["GET"],
         "MigrateFunction": [],
         "PurgeIdempotencyKeysFunction": [],
+        "PreTrafficCheckFunction": [],
     }
 
 
