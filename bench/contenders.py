@@ -23,7 +23,7 @@ from local.template import Function, all_routes, load_functions
 
 from .baselines import floor
 from .pg import sqlalchemy_url
-from .workload import Request, floor_statement, request
+from .workload import LIST_SIZE, Request, floor_statement, request
 
 Call = Callable[[], Any]
 
@@ -60,9 +60,17 @@ def environment(conninfo: str) -> dict[str, str]:
     return values
 
 
+def _check_page(page: str) -> None:
+    """A list must answer the seeded page, or it measured less than it says."""
+    if len(json.loads(page)) != LIST_SIZE:
+        raise RuntimeError(f"list answered {len(json.loads(page))} tasks, not {LIST_SIZE}")
+
+
 def _check_response(result: Any, status: int, operation: str) -> int | None:
     if result.get("statusCode") != status:
         raise RuntimeError(f"{operation} answered {result.get('statusCode')}: {result.get('body')}")
+    if operation == "list":
+        _check_page(result["body"])
     return int(json.loads(result["body"])["id"]) if operation == "create" else None
 
 
@@ -130,8 +138,10 @@ class Floor:
         return lambda: floor.run(conn, query, params, client_side=client_side)
 
     def check(self, operation: str, result: Any) -> int | None:
-        if operation in ("get", "update", "delete", "create") and len(result) != 1:
+        if operation in ("get", "update", "delete", "create", "list") and len(result) != 1:
             raise RuntimeError(f"{operation} returned {len(result)} rows")
+        if operation == "list":
+            _check_page(result[0][0])
         return int(result[0][0]) if operation == "create" else None
 
 
