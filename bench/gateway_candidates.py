@@ -43,7 +43,7 @@ from local.server_process import HOST, ServerProcess, serve_command
 from local.template import PROJECT_ROOT, load_cors
 
 from .loadgen import Load, combine, measure
-from .local_runtime import FIXTURE, TRIVIAL_PATH, product_get, trivial_get
+from .local_runtime import FIXTURE, TRIVIAL_PATH, WARM_UP, product_get, trivial_get
 from .pg import server as postgres_server
 from .stats import percentile
 
@@ -75,7 +75,7 @@ def _trivial(server: ServerProcess, requests: int, seconds: float) -> dict[str, 
     """The fixture's trivial handler: overhead, the gateway's CPU per request, throughput."""
     cpu_before = _cpu_seconds(server.process.pid)
     found = trivial_get(server, requests)
-    cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(found.http_s) + 200)  # with the warm-up
+    cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(found.http_s) + WARM_UP)
     load = Load("GET", TRIVIAL_PATH, b"", 200)
     measure(HOST, server.port, load, 32, 2.0)  # every worker of the function started, warm
     c1 = combine([measure(HOST, server.port, load, 1, seconds)])
