@@ -35,7 +35,7 @@ from local.devdb.tcp_access import DOCKER_DESKTOP_HOST, MIGRATIONS_FUNCTION
 from local.template import PROJECT_ROOT, TEMPLATE_PATH, Function, load_functions
 from tasks_core.migrate import migrate_database
 from tasks_core.settings import Settings
-from tests.e2e.server import LocalServer
+from tests.e2e.server import LocalServer, local_server
 from tests.e2e.test_make_run import descendants, wait_gone
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_task
@@ -158,6 +158,32 @@ def test_password_logins_on_tcp_data_kept_and_nothing_left_after_ctrl_c_or_sigte
         with psycopg.connect(tcp(APP_ROLE, first[APP_ROLE], port)) as conn:
             assert conn.execute("SELECT id FROM users WHERE id = 'kept-across-restarts'").fetchone() is not None
         stop_and_check_nothing_is_left(server, data_dir, signal.SIGTERM)
+
+
+def test_make_run_shares_the_server_and_the_last_to_stop_stops_it(folder: Path, user_id: str) -> None:
+    data_dir, port = folder / "pgdata", free_port()
+    with make_db(folder / "db.log", data_dir, port, via_make=False) as db:
+        postmaster = postmaster_of(data_dir)
+        app_url = tcp(APP_ROLE, passwords(data_dir)[APP_ROLE], port)
+        run_args = ["--data-dir", str(data_dir), "--no-reload"]
+        with local_server(folder / "run.log", run_args, env={"DATABASE_URL": ""}) as run:
+            # `make run` adopts make db's server: on its socket (whose name carries the port).
+            created = run.api().post(f"/users/{user_id}/tasks", {"title": "through make run"}).json()
+            assert_task(created, user_id=user_id)
+            with psycopg.connect(app_url) as conn:
+                row = conn.execute("SELECT title FROM tasks WHERE id = %s", (created["id"],)).fetchone()
+                assert row == ("through make run",)
+            assert postmaster_of(data_dir) == postmaster
+
+            db.stop(signal.SIGINT)  # make db first: make run still uses the server
+            assert "Stopping" in db.log()
+            assert wait_gone({postmaster}, timeout_s=1.0) == {postmaster}
+            assert run.api().get(f"/users/{user_id}/tasks").json() == [created]
+            with psycopg.connect(app_url) as conn:  # still on TCP, as make db started it
+                assert conn.execute("SELECT current_user").fetchone() == (APP_ROLE,)
+
+            run.stop(signal.SIGINT)
+            assert wait_gone({postmaster}) == set(), run.log()
 
 
 def sam_local_environments(env_vars: Mapping[str, Any]) -> dict[str, dict[str, str]]:
