@@ -178,6 +178,11 @@ def check_login(url: str, role: str) -> None:
         raise RuntimeError(f"logged in over TCP as {row}, not {role}")
 
 
+def shown(path: Path) -> str:
+    """A path as the developer would type it: relative to the current folder when inside it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def serve_database(options: DbOptions, stop: threading.Event) -> None:
     """Serve the development database on TCP until `stop` is set, then stop it."""
     listen = options.listen or default_listen()
@@ -200,12 +205,12 @@ def serve_database(options: DbOptions, stop: threading.Event) -> None:
 
         here = "127.0.0.1" if {"*", "localhost", "127.0.0.1"} & set(listen) else listen[0]
         check_login(urls_at(here).app, app)
-        env_file = options.env_vars_file
-        write_private(env_file, json.dumps(sam_env_vars(urls_at(container_host), app), indent=2) + "\n")
+        env_file = shown(options.env_vars_file)
+        write_private(options.env_vars_file, json.dumps(sam_env_vars(urls_at(container_host), app), indent=2) + "\n")
         addresses = ", ".join(f"{address}:{options.port}" for address in listen)
-        emit(f"PostgreSQL of {options.data_dir} on {addresses} (TCP, password) and its Unix socket (make run)")
+        emit(f"PostgreSQL of {shown(options.data_dir)} on {addresses} (TCP, password) and its Unix socket (make run)")
         emit(f"Roles: {app} (the API's), {owner} (the owner, for {MIGRATIONS_FUNCTION})")
-        emit(f"Their passwords: {options.passwords_file}")
+        emit(f"Their passwords: {shown(options.passwords_file)}")
         emit(f"Wrote {env_file}: containers connect to {container_host}:{options.port}")
         emit(f"  sam local start-api --env-vars {env_file}")
         emit(f"  sam local invoke CreateTaskFunction -e events/create_task.json --env-vars {env_file}")
