@@ -146,16 +146,16 @@ def _forget_dead_handles(data_dir: Path) -> None:
             path.write_text(json.dumps(living))
 
 
-class ServerInUse(RuntimeError):
-    """The data folder's server already runs, but not as asked (without TCP, or on another port)."""
-
-
 @dataclass(frozen=True)
 class TcpListen:
     """Where a server started on TCP listens: PostgreSQL's listen_addresses and port."""
 
     addresses: tuple[str, ...]
     port: int
+
+
+class ServerInUse(RuntimeError):
+    """The data folder's server already runs, but not as asked (without TCP, or on another port)."""
 
 
 class CannotListen(RuntimeError):
@@ -253,12 +253,14 @@ class EmbeddedPostgres:
         with pgserver.PostgresServer._lock:  # the lock pgserver starts and adopts servers under
             running = pgserver.PostmasterInfo.read_from_pgdata(self.data_dir)
             if running is not None and _alive(running.pid):
-                if running.hostname is None or running.port != tcp.port:
-                    where = "its Unix socket only" if running.hostname is None else f"port {running.port}"
+                already = f"PostgreSQL of {self.data_dir} is already running (pid {running.pid})"
+                if running.hostname is None:
                     raise ServerInUse(
-                        f"PostgreSQL of {self.data_dir} is already running (pid {running.pid}) on {where}. "
-                        "Stop what started it (make run?), then start make db first: make run uses its server."
+                        f"{already} on its Unix socket only. Stop what started it (make run?), then start "
+                        "make db first: make run uses its server."
                     )
+                if running.port != tcp.port:
+                    raise ServerInUse(f"{already} on port {running.port} (another make db?): stop it, or use that port")
                 return
             _check_can_listen(tcp)
             server.ensure_pgdata_inited()  # initdb, for a new folder
