@@ -64,20 +64,17 @@ def make_db(log: Path, data_dir: Path, port: int, *, via_make: bool = True) -> I
         if via_make
         else [sys.executable, "-m", "local", "db", *args]
     )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = LocalServer(process, log)
+    server = LocalServer(command, log)
+    server.start()
     try:
         deadline = time.monotonic() + 90
         while READY not in server.log():
-            assert process.poll() is None, f"make db exited with {process.returncode}:\n{server.log()}"
+            assert server.process.poll() is None, f"make db exited with {server.process.returncode}:\n{server.log()}"
             assert time.monotonic() < deadline, f"make db did not get ready:\n{server.log()}"
             time.sleep(0.05)
         yield server
     finally:
-        if process.poll() is None:
+        if server.process.poll() is None:
             server.stop()
 
 
