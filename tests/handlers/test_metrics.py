@@ -23,7 +23,12 @@ def _names(document: dict[str, Any]) -> list[str]:
 def test_cold_start_is_counted_once_per_environment(database_url: str) -> None:
     event = load_event("get_task.json")
     calls = [("GetTaskFunction", event)] * 3
-    env = {"DATABASE_URL": database_url, "POWERTOOLS_METRICS_NAMESPACE": "TasksApiTest"}
+    # As the template sets them (Globals).
+    env = {
+        "DATABASE_URL": database_url,
+        "POWERTOOLS_METRICS_NAMESPACE": "TasksApiTest",
+        "POWERTOOLS_SERVICE_NAME": "tasks-api",
+    }
     outcomes, printed = invoke_in_fresh_process_with_output(calls, env)
     assert [outcome["response"]["statusCode"] for outcome in outcomes] == [404, 404, 404]
     [document] = _metrics(printed)
@@ -31,9 +36,9 @@ def test_cold_start_is_counted_once_per_environment(database_url: str) -> None:
     assert document["ColdStart"] == [1.0]
     [block] = document["_aws"]["CloudWatchMetrics"]
     assert block["Namespace"] == "TasksApiTest"
-    assert sorted(block["Dimensions"][0]) == ["function_name", "operation"]
+    assert sorted(block["Dimensions"][0]) == ["function_name", "operation", "service"]
     assert document["function_name"] == "GetTaskFunction"
-    assert document["operation"] == "GetTask"
+    assert (document["operation"], document["service"]) == ("GetTask", "tasks-api")
 
 
 def test_broken_settings_still_answer_in_the_contract_shape(database_url: str) -> None:
