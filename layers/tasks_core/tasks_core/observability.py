@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .db import InvocationTimeLimit
+from .deadline import InvocationTimeLimit
 
 # Service name, log level and namespace come from POWERTOOLS_* variables (template Globals);
 # the namespace has a default so a handler run outside the template still flushes its metrics.
