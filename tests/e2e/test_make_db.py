@@ -64,11 +64,9 @@ def make_db(log: Path, data_dir: Path, port: int, *, via_make: bool = True) -> I
         if via_make
         else [sys.executable, "-m", "local", "db", *args]
     )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = LocalServer(process, log)
+    server = LocalServer(command, log)
+    server.start()
+    process = server.process
     try:
         deadline = time.monotonic() + 90
         while READY not in server.log():
