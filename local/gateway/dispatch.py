@@ -1,6 +1,6 @@
 """The HTTP front end: API Gateway (HTTP API, payload 2.0) in front of the function pools.
 
-Requests come from the HTTP server (`http_server`, uvicorn) through `asgi_gateway`, are routed
+Requests come from the HTTP server (`http_server`, uvicorn) through `asgi`, are routed
 with the template's routes, turned into payload 2.0 events, and handed to the function's pool;
 the function's result becomes the HTTP response by API Gateway's rules. What API Gateway
 itself answers (unknown routes, CORS preflights, function errors, timeouts, oversized requests)

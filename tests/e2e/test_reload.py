@@ -66,6 +66,6 @@ def test_edits_are_served_without_failing_a_request(copied_server: tuple[LocalSe
     assert set(statuses) == {200}
     assert "Reloading" in server.log()
     # Save to served, including the new worker's cold start. The 1 s goal is measured by
-    # `make bench` (bench/local_runtime.py), not here: this machine may be busy.
+    # `python -m bench.local_runtime` (not part of `make bench`), not here: this machine may be busy.
     assert function_reload < 10
     assert layer_reload < 10

@@ -19,7 +19,8 @@ from local.devdb.database import EmbeddedPostgres, migrated
 from local.devdb.pgwire import Relay
 from local.template import Function
 from tasks_core import repository
-from tasks_core.db import Database, InvocationTimeLimit
+from tasks_core.db import Database
+from tasks_core.deadline import InvocationTimeLimit
 from tasks_core.errors import DatabaseUnavailable
 from tasks_core.settings import DatabaseSettings, Settings
 from tests.support.contract import assert_error

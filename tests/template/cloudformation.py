@@ -2,8 +2,8 @@
 
 `python -m tools.package` (what `make package` runs) packages into moto's server (tools.standin);
 the packaged template is then transformed as CloudFormation transforms it, LanguageExtensions
-and then SAM (SAM CLI's local LanguageExtensions and the SAM translator), and created in the same
-server's CloudFormation, whose Lambda reads the code from the objects the package uploaded.
+and then SAM (tests/template/sam.py), and created in the same server's CloudFormation, whose
+Lambda reads the code from the objects the package uploaded.
 """
 
 from __future__ import annotations
@@ -14,20 +14,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
-from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
-from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
-from samtranslator.translator.transform import transform
 
+from tests.template.sam import REGION
 from tools.params import PROJECT_ROOT
 from tools.standin import standin_environment
-
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's account
 
 # moto's CloudFormation creates no HTTP API, cannot run the migrations custom resource and has no
 # Lambda aliases (the API's invoke permissions name them, so they go too; tests/template checks
@@ -47,11 +41,6 @@ def version_stand_in(logical_id: str) -> dict[str, Any]:
         "Type": "AWS::SSM::Parameter",
         "Properties": {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{logical_id}"}, "Type": "String", "Value": "-"},
     }
-
-
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
 
 
 def client(url: str, service: str) -> Any:
@@ -95,23 +84,6 @@ def package(url: str, template: Path, bucket: str, prefix: str, output: Path) ->
         "--region", REGION, "--endpoint-url", url, "--output", str(output),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def transformed(packaged: Mapping[str, Any], parameters: Mapping[str, str], stack_name: str) -> dict[str, Any]:
-    """LanguageExtensions, then the SAM transform, with the parameters and their defaults.
-
-    SAM CLI's local LanguageExtensions turns an Fn::Sub that names a resource into a plain string
-    (`https://${TasksApi}...`); the outputs use no language extension, so they go to the SAM
-    transform as written, as CloudFormation's own LanguageExtensions leaves them.
-    """
-    values = {name: str(spec.get("Default", "")) for name, spec in packaged["Parameters"].items()}
-    values.update(parameters)
-    pseudo = PseudoParameterValues(region=REGION, account_id=ACCOUNT, stack_name=stack_name)
-    expanded = process_template_for_sam_cli(dict(packaged), values, pseudo)
-    expanded["Transform"] = "AWS::Serverless-2016-10-31"
-    expanded["Outputs"] = copy.deepcopy(packaged["Outputs"])
-    result: dict[str, Any] = transform(expanded, values, _NoManagedPolicies())
     return result
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from local.template import load_template
-from tests.template.cloudformation import client, deployable_in_moto, run_tool, transformed
+from tests.template.cloudformation import client, deployable_in_moto, run_tool
 from tests.template.conftest import Packaged
+from tests.template.sam import transformed
 from tools.params import PARAMS_DIR, load_stage_configs
 
 # moto's CloudFormation has no alarms; they are checked in the template tests.

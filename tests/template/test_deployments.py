@@ -2,9 +2,8 @@
 
 Every API function publishes a version on each change and CodeDeploy moves its `live` alias to it
 as DeploymentType says, after the PreTraffic hook, under the rollback alarms; the HTTP API
-invokes the aliases. The template is translated as tests/template/test_stack.py does it: SAM
-CLI's local LanguageExtensions, then the SAM translator, with the code folders "packaged" into
-moto's S3.
+invokes the aliases. The template is translated by tests/template/sam.py, with the code folders
+"packaged" into moto's S3 as tests/template/test_stack.py does.
 """
 
 from __future__ import annotations
@@ -17,23 +16,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
-from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
 from samtranslator.model.preferences.deployment_preference_collection import CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST
-from samtranslator.translator.transform import transform
 
 from local.template import load_functions, load_template
-from tests.template.test_stack import (
-    ACCOUNT,
-    API_FUNCTIONS,
-    BUCKET,
-    IAM_MODE,
-    REGION,
-    SECRET_MODE,
-    URL_MODE,
-    _NoManagedPolicies,
-    packaged,
-)
+from tests.template.sam import ACCOUNT, REGION, transformed
+from tests.template.test_stack import API_FUNCTIONS, BUCKET, IAM_MODE, SECRET_MODE, STACK_NAME, URL_MODE, packaged
 from tools.params import load_stage_configs
 
 HOOK = "PreTrafficCheckFunction"
@@ -63,13 +50,7 @@ def translate(parameters: dict[str, str], s3: Any, layer_key: str | None = None)
     template = packaged(load_template(), s3)
     if layer_key is not None:
         template["Resources"]["TasksCoreLayer"]["Properties"]["ContentUri"] = f"s3://{BUCKET}/{layer_key}"
-    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    values.update(parameters)
-    pseudo = PseudoParameterValues(region=REGION, account_id=ACCOUNT)
-    expanded = process_template_for_sam_cli(template, values, pseudo)
-    expanded["Transform"] = "AWS::Serverless-2016-10-31"
-    translated: dict[str, Any] = transform(expanded, values, _NoManagedPolicies())
-    return translated
+    return transformed(template, parameters, STACK_NAME)
 
 
 @pytest.fixture(scope="module")

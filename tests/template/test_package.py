@@ -21,8 +21,9 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from local.template import load_template
-from tests.template.cloudformation import REGION, client, create_bucket, package, run_tool
+from tests.template.cloudformation import client, create_bucket, package, run_tool
 from tests.template.conftest import BUCKET, PREFIX, Packaged
+from tests.template.sam import REGION
 from tools.package import ARTIFACT_METADATA
 from tools.params import PROJECT_ROOT
 

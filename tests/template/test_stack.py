@@ -1,9 +1,9 @@
 """template.yaml deployed to moto's CloudFormation: what each function gets, and no more.
 
 CloudFormation runs AWS::LanguageExtensions and the SAM transform before it creates anything;
-here SAM CLI's local LanguageExtensions and the SAM translator do that, then moto creates the
-stack. moto has no HTTP API (ApiGatewayV2) and cannot run the migrations custom resource, so
-those are left out; everything else is created and checked.
+here tests/template/sam.py does that, then moto creates the stack. What moto cannot create (the
+HTTP API, the migrations custom resource, aliases and versions) is left out or stood in for
+(tests/template/cloudformation.py); everything else is created and checked.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from samcli.lib.cfn_language_extensions.models import PseudoParameterValues
-from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
-from samtranslator.translator.transform import transform
 
 from local.template import PROJECT_ROOT, Resolver, load_template
+from tests.template.cloudformation import deployable_in_moto
+from tests.template.sam import ACCOUNT, REGION, transformed
 
 # moto's CloudFormation has no alarms; they are checked in the template instead.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+Alarm")
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
+STACK_NAME = "tasks-api-test"
 BUCKET = "tasks-api-artifacts"
 API_FUNCTIONS = [
     "CreateTaskFunction",
@@ -39,7 +37,6 @@ API_FUNCTIONS = [
     "DeleteTaskFunction",
     "HealthFunction",
 ]
-NOT_IN_MOTO = ("AWS::ApiGatewayV2::", "Custom::")
 
 IAM_MODE = {
     "Stage": "test",
@@ -73,11 +70,6 @@ URL_MODE = {
 }
 
 
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 def zipped(folder: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -99,37 +91,13 @@ def packaged(template: dict[str, Any], s3: Any) -> dict[str, Any]:
 
 
 def translate(parameters: dict[str, str], s3: Any) -> dict[str, Any]:
-    """LanguageExtensions, then the SAM transform, with the parameters and their defaults."""
-    template = load_template()
-    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    values.update(parameters)
-    pseudo = PseudoParameterValues(region=REGION, account_id=ACCOUNT)
-    expanded = process_template_for_sam_cli(template, values, pseudo)
-    expanded["Transform"] = "AWS::Serverless-2016-10-31"
-    translated: dict[str, Any] = transform(packaged(expanded, s3), values, _NoManagedPolicies())
-    return translated
+    """template.yaml packaged into moto's S3, then LanguageExtensions and the SAM transform."""
+    return transformed(packaged(load_template(), s3), parameters, STACK_NAME)
 
 
 def deployable(parameters: dict[str, str], s3: Any) -> dict[str, Any]:
-    """The template as CloudFormation would create it, minus what moto cannot create."""
-    translated = translate(parameters, s3)
-    resources = translated["Resources"]
-    removed = {key for key, value in resources.items() if value["Type"].startswith(NOT_IN_MOTO)}
-    while removed & resources.keys():
-        for logical_id in removed & resources.keys():
-            del resources[logical_id]
-        # What refers to a removed resource goes too (the API's invoke permissions, its 5xx alarm).
-        removed |= {key for key, value in resources.items() if any(_refers(value, name) for name in removed)}
-    for resource in resources.values():
-        if resource.get("DependsOn"):
-            depends = [resource["DependsOn"]] if isinstance(resource["DependsOn"], str) else resource["DependsOn"]
-            resource["DependsOn"] = [name for name in depends if name in resources]
-    # And the outputs that name one (the API's id): moto resolves every output's value.
-    outputs = translated.get("Outputs", {})
-    translated["Outputs"] = {
-        key: value for key, value in outputs.items() if not any(_refers(value, n) for n in removed)
-    }
-    return translated
+    """The template as CloudFormation would create it, with moto's gaps left out or stood in for."""
+    return deployable_in_moto(translate(parameters, s3))
 
 
 @pytest.fixture
@@ -150,14 +118,14 @@ def create_stack_from(aws: dict[str, Any], template: dict[str, Any], parameters:
     """Create the stack from a translated template; return physical ids by logical id."""
     cloudformation = aws["cloudformation"]
     cloudformation.create_stack(
-        StackName="tasks-api-test",
+        StackName=STACK_NAME,
         TemplateBody=json.dumps(template),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         Capabilities=["CAPABILITY_IAM"],
     )
-    stack = cloudformation.describe_stacks(StackName="tasks-api-test")["Stacks"][0]
+    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    summaries = cloudformation.list_stack_resources(StackName="tasks-api-test")["StackResourceSummaries"]
+    summaries = cloudformation.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
     return {summary["LogicalResourceId"]: summary["PhysicalResourceId"] for summary in summaries}
 
 
@@ -371,11 +339,6 @@ def test_http_api_stage_throttles_every_route_and_the_budget_rule_reaches_cloudf
     assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (50, 10)
     # CloudFormation evaluates Rules before it creates anything; SAM must pass them through.
     assert "ReservedConcurrencyFitsConnectionBudget" in translated["Rules"]
-
-
-def _refers(resource: dict[str, Any], name: str) -> bool:
-    text = json.dumps({key: value for key, value in resource.items() if key != "DependsOn"})
-    return any(pattern in text for pattern in (f'{{"Ref": "{name}"}}', f'["{name}", ', f"${{{name}}}", f"${{{name}."))
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

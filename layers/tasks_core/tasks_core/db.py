@@ -6,84 +6,30 @@ statements (`prepare_threshold=None`), so a transaction-pooling proxy never has 
 Session settings (statement_timeout) live on the role, not in `SET` or startup options, which
 RDS Proxy refuses; see migrations/0002_role_timeouts.sql.
 
-Every database call (connect, statement, and its one retry) ends by a client-side deadline: the
-invocation's remaining time less a margin, never more than a cap (settings). The server's
-statement_timeout cannot help when the server cannot run (frozen, partitioned, mid-failover);
-the deadline turns that into a 503 before Lambda's timeout turns it into a 500.
+Every call (connect, statement, and its one retry) ends by the client-side deadline of
+deadline.py, so a database that does not answer is a 503 rather than a Lambda timeout.
 """
 
 from __future__ import annotations
 
 import select
 import time
-from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
-from psycopg.abc import PQGen
 from psycopg.rows import RowFactory
 
 from .credentials import Credentials, CredentialsUnavailable, credentials_for
+from .deadline import BoundedConnection, Connection, call_deadline
 from .errors import DatabaseUnavailable
 from .settings import DatabaseSettings
 
 Row = TypeVar("Row")
-RV = TypeVar("RV")
 Params = dict[str, Any]
 
 # libpq (and psycopg) wait at least 2 s for a connection, whatever connect_timeout says.
 MIN_CONNECT_TIMEOUT_S = 2
-# How often psycopg wakes while it waits for the server (its own default, _WAIT_INTERVAL).
-_WAIT_INTERVAL_S = 0.1
-
-# When the current Lambda invocation times out (time.monotonic()); set by the entrypoint.
-_invocation_ends_at: ContextVar[float | None] = ContextVar("invocation_ends_at", default=None)
-
-
-class InvocationTimeLimit:
-    """Within the block, database calls end before `remaining_ms` (less the margin) runs out.
-
-    A class rather than a generator-based context manager: it runs on every invocation, and this
-    costs a third of the time.
-    """
-
-    __slots__ = ("_ends_at", "_token")
-    _token: Token[float | None]
-
-    def __init__(self, remaining_ms: int) -> None:
-        self._ends_at = time.monotonic() + remaining_ms / 1000
-
-    def __enter__(self) -> None:
-        self._token = _invocation_ends_at.set(self._ends_at)
-
-    def __exit__(self, *exc: object) -> None:
-        _invocation_ends_at.reset(self._token)
-
-
-class _BoundedConnection(psycopg.Connection[Row]):
-    """A psycopg connection whose waits for the server end at `deadline` (monotonic seconds).
-
-    psycopg runs every statement through `Connection.wait`, which blocks until the server
-    answers; connect_timeout and tcp_user_timeout do not cover a server that holds the
-    connection open and never answers (its kernel still acknowledges). psycopg 3.3 gives that
-    method a `timeout`, which raises an OperationalError and leaves the connection mid-statement
-    (so it is dropped). `wait` is not in psycopg's documented API: this override is the one
-    use of it, tied to the exact psycopg pin, and tests/integration/test_deadline.py fails if
-    an upgrade changes it.
-    """
-
-    deadline: float | None = None
-
-    def wait(self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL_S, timeout: float | None = None) -> RV:
-        """Consume `gen` as psycopg does, but not past the deadline."""
-        if self.deadline is not None:
-            left = max(0.0, self.deadline - time.monotonic())
-            timeout = left if timeout is None else min(timeout, left)
-        return super().wait(gen, interval, timeout)
-
-
-Connection = _BoundedConnection[Any]
 
 
 def _peer_has_spoken(conn: Connection) -> bool:
@@ -112,15 +58,6 @@ class Database:
         self._credentials = credentials or credentials_for(settings)
         self._conn: Connection | None = None
 
-    def _deadline(self) -> float:
-        """When a database call starting now must be over (time.monotonic())."""
-        settings = self._settings
-        deadline = time.monotonic() + settings.deadline_cap_ms / 1000
-        ends_at = _invocation_ends_at.get()
-        if ends_at is not None:
-            deadline = min(deadline, ends_at - settings.deadline_margin_ms / 1000)
-        return deadline
-
     def _connect(self, deadline: float) -> Connection:
         try:
             return self._open(deadline)
@@ -148,7 +85,7 @@ class Database:
         except CredentialsUnavailable as exc:
             raise self._unavailable() from exc
         # Each address the host resolves to gets connect_timeout (psycopg tries them in turn).
-        return _BoundedConnection.connect(
+        return BoundedConnection.connect(
             params.pop("conninfo", ""),
             autocommit=True,
             prepare_threshold=None,
@@ -172,7 +109,7 @@ class Database:
 
     def connection(self) -> tuple[Connection, bool]:
         """The live connection, and whether it was just opened."""
-        return self._connection(self._deadline())
+        return self._connection(call_deadline(self._settings))
 
     def _connection(self, deadline: float) -> tuple[Connection, bool]:
         conn = self._conn
@@ -204,7 +141,7 @@ class Database:
         is replaced and any statement run again once: the server refused it, nothing was
         written.
         """
-        deadline = self._deadline()
+        deadline = call_deadline(self._settings)
         conn, fresh = self._connection(deadline)
         try:
             return self._run(conn, query, params, row_factory, deadline)
@@ -237,7 +174,8 @@ class Database:
         conn.deadline = deadline
         try:
             # Client-side binding: one simple Query message, nothing for a proxy to pin, and
-            # measured 180-280 us faster than server-side binding on every operation (bench/README.md).
+            # faster than server-side binding on every operation: `make bench` times both (the
+            # floor and floor (ClientCursor) columns of bench/results/results.md).
             with psycopg.ClientCursor(conn, row_factory=row_factory) as cur:
                 cur.execute(query, params)
                 return cur.fetchall() if cur.description is not None else []

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from .db import InvocationTimeLimit
+from .deadline import InvocationTimeLimit
 from .settings import Settings, get_settings
 
 # Service name and log level come from Powertools' own POWERTOOLS_* variables (template Globals).
