@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import random
 import select
 import signal
 import socket
@@ -126,12 +127,17 @@ def _fork(fd: int, start: Callable[[socket.socket], None], inherited: tuple[sock
     """Fork a worker on the socket `fd`; its pid (in the child, never returns)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    random_state = random.getstate()
     pid = os.fork()
     if pid:
         os.close(fd)
         return pid
     status = 1
     try:
+        # Lambda restores the snapshot's memory as it was, `random`'s state included. Python reseeds
+        # `random` in a fork (os.register_at_fork), which would hide a function that does not
+        # reseed after a restore: undone here, so every fork starts from the snapshot's state.
+        random.setstate(random_state)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for sock in inherited:
