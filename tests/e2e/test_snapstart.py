@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -192,3 +193,33 @@ def test_without_snapstart_a_worker_imports_the_handler_and_reports_init_duratio
     seen = json.loads(done.stdout)
     assert seen["init_pid"] == seen["pid"]  # the worker ran the init itself
     assert seen["initialization_type"] == "on-demand"
+
+
+def test_a_code_change_takes_a_new_snapshot_and_the_old_one_stops(server_url: str, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(TEMPLATE.parent, project)
+    # The layer is the product's, wherever the copy is.
+    template = (project / "template.yaml").read_text()
+    (project / "template.yaml").write_text(template.replace("../../../../layers/", f"{PROJECT_ROOT}/layers/"))
+    with (
+        scratch_database(server_url, prefix="tasks_snap_reload") as url,
+        local_server(
+            tmp_path / "server.log", ["--template", str(project / "template.yaml")], {"DATABASE_URL": url}
+        ) as s,
+    ):
+        api = s.api()
+        before = probe(api)
+        old_snapshot = before["ppid"]
+        code = project / "functions" / "probe" / "app.py"
+        code.write_text(code.read_text() + "\n# changed\n")
+        deadline = time.monotonic() + 30
+        after = before
+        while after["ppid"] == old_snapshot and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = probe(api)
+        assert after["ppid"] != old_snapshot  # served by a fork of a new snapshot of the new code
+        assert after["init_pid"] == after["ppid"]
+        while alive(old_snapshot) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(old_snapshot)  # its last worker stopped, and so did it
+        assert not alive(before["pid"])
