@@ -5,10 +5,12 @@ worker starts, the p99 of a burst against a cold `python -m local serve`, and th
   worker's ready: a fork of the function's snapshot that runs the after-restore hooks, against a
   process of its own that imports the handler (the cold start). Interleaved, median.
 - burst: a server just started (no worker yet) takes concurrency 32 at once, for a few seconds,
-  on three functions' routes (get, list, health); wrk's latency distribution. With SnapStart the
-  burst starts when the snapshots are taken, as Lambda's are before a published version's
-  first invocation; the figure with the burst at "Running on" is kept too.
-- memory: after a soak at concurrency 16 over the same routes, the proportional set size (PSS,
+  every request the next of the six operations (create, get, list, update, health, and a delete
+  of a task that is not there, an expected 404), so every function scales out; wrk's latency
+  distribution, and the responses that were not the expected ones. With SnapStart the burst
+  starts when the snapshots are taken, as Lambda's are before a published version's first
+  invocation; the figure with the burst at "Running on" is kept too.
+- memory: after a soak at concurrency 16 over the same requests, the proportional set size (PSS,
   /proc/<pid>/smaps_rollup) of every worker process, snapshots included: pages a fork shares
   with its snapshot count once, split between them, where RSS would count them in every worker.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -41,7 +44,7 @@ from local.template import PROJECT_ROOT, Function, load_functions
 
 from .loadgen import Load, measure
 from .stats import summary
-from .workload import LIST_SIZE, LIST_USER, USER
+from .workload import Request, request
 
 logger = logging.getLogger("bench")
 
@@ -72,7 +75,9 @@ class Settings:
 SETTINGS = {
     "full": Settings(start_samples=15, burst_seconds=5.0, soak_seconds=60.0),
     "quick": Settings(start_samples=5, burst_seconds=3.0, soak_seconds=10.0),
-    "tiny": Settings(start_samples=1, burst_seconds=1.0, soak_seconds=1.0, burst_concurrency=4, soak_concurrency=2),
+    # wrk counts only the requests answered before its duration ends: a tiny burst still lasts
+    # longer than a cold start on a busy machine, or it would count none.
+    "tiny": Settings(start_samples=1, burst_seconds=5.0, soak_seconds=2.0, burst_concurrency=4, soak_concurrency=2),
 }
 
 
@@ -157,8 +162,15 @@ def _wait_for(log: Any, process: subprocess.Popen[bytes], pattern: re.Pattern[by
     raise TimeoutError(f"{pattern.pattern!r} not seen {count} times")
 
 
-def _paths(task_id: int) -> list[str]:
-    return [f"/users/{USER}/tasks/{task_id}", f"/users/{LIST_USER}/tasks?limit={LIST_SIZE}", "/health"]
+# A task id no one has: the delete is a 404 that runs the function's whole path, every time.
+MISSING_TASK_ID = 9_000_000_000
+
+
+def requests(task_id: int) -> list[Request]:
+    """One request of each API function, the load cycles through."""
+    found = [request(operation, task_id) for operation in ("create", "get", "list", "update", "health")]
+    missing = request("delete", MISSING_TASK_ID)
+    return [*found, Request(missing.method, missing.path, missing.query, missing.body, 404)]
 
 
 def _wrk() -> str | None:
@@ -171,14 +183,50 @@ def _wrk() -> str | None:
     return found
 
 
+# wrk counts every status outside 2xx and 3xx as "Non-2xx", the delete's expected 404s too. The
+# script checks each response itself: 200 and 201, or a 404 whose body is the task's `not_found`
+# error (a route that matched nothing is 404 `{"message":"Not Found"}`, unexpected). Each of wrk's
+# threads has its own Lua state, so done() sums the threads' counts and prints the total.
 _WRK_SCRIPT = """
-paths = {%s}
-counter = 0
+local cycle = {%s}
+local counter = 0
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+init = function(args)
+  unexpected = 0
+end
 request = function()
   counter = counter + 1
-  return wrk.format("GET", paths[counter %% #paths + 1])
+  local r = cycle[counter %% #cycle + 1]
+  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, r[3])
+end
+response = function(status, headers, body)
+  local missing_task = status == 404 and string.find(body, '"not_found"', 1, true) ~= nil
+  if status ~= 200 and status ~= 201 and not missing_task then
+    unexpected = unexpected + 1
+  end
+end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("unexpected")
+  end
+  io.write(string.format("Unexpected responses: %%d\\n", total))
 end
 """
+
+
+def _request_target(one: Request) -> str:
+    return one.path + (f"?{one.query}" if one.query else "")
+
+
+def _lua_request(one: Request) -> str:
+    """The request as a Lua table of wrk's script: {method, path, body} (JSON strings read as Lua's)."""
+    return "{" + ", ".join(json.dumps(part) for part in (one.method, _request_target(one), one.body.decode())) + "}"
+
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
@@ -188,36 +236,41 @@ def _ms(text: str) -> float:
 
 
 def load(port: int, task_id: int, concurrency: int, seconds: float) -> dict[str, Any]:
-    """`concurrency` clients for `seconds` over the paths, all at once: latency (ms) and errors."""
+    """`concurrency` clients for `seconds` over the requests, all at once: latency (ms) and errors."""
     wrk = _wrk()
     if wrk is None:
         return _loadgen(port, task_id, concurrency, seconds)
+    lua = ", ".join(_lua_request(one) for one in requests(task_id))
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(_WRK_SCRIPT % ", ".join(f'"{path}"' for path in _paths(task_id)))
+        script.write(_WRK_SCRIPT % lua)
         script.flush()
-        command = [wrk, f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{seconds}s", "--latency"]
+        # wrk takes whole seconds.
+        command = [wrk, f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency"]
         command += ["--timeout", "10s", "-s", script.name, f"http://{HOST}:{port}"]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", output, re.M))
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", output, re.M))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    unexpected = re.search(r"^Unexpected responses: (\d+)$", output, re.M)
+    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    if not answered:
+        raise RuntimeError(f"wrk: no request answered in {seconds:g} s (a cold start longer than the load?)")
     return {
         "client": "wrk",
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
+        "requests": answered,
         "latency_ms": {"median": _ms(percentiles["50"]), "p99": _ms(percentiles["99"])},
         "errors": sum(int(n) for n in errors.groups()) if errors else 0,
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "unexpected": int(unexpected.group(1)),  # type: ignore[union-attr]
     }
 
 
 def _loadgen(port: int, task_id: int, concurrency: int, seconds: float) -> dict[str, Any]:
-    # One path per client, round robin (wrk's script rotates per request).
+    # One request per client, round robin (wrk's script rotates per request).
     runs = []
-    paths = _paths(task_id)
-    per_path = [concurrency // len(paths) + (index < concurrency % len(paths)) for index in range(len(paths))]
-    for path, clients in zip(paths, per_path, strict=True):
+    loads = [Load(one.method, _request_target(one), one.body, one.status) for one in requests(task_id)]
+    per_load = [concurrency // len(loads) + (index < concurrency % len(loads)) for index in range(len(loads))]
+    for one, clients in zip(loads, per_load, strict=True):
         if clients:
-            runs.append(measure(HOST, port, Load("GET", path, b"", 200), clients, seconds))
+            runs.append(measure(HOST, port, one, clients, seconds))
     latencies = [value for run in runs for value in run["latencies"]]
     found = summary(latencies, scale=1e3)
     return {
@@ -225,7 +278,7 @@ def _loadgen(port: int, task_id: int, concurrency: int, seconds: float) -> dict[
         "requests": len(latencies),
         "latency_ms": {"median": found["median"], "p99": found["p99"]},
         "errors": 0,
-        "non_2xx": sum(run["failures"] for run in runs),
+        "unexpected": sum(run["failures"] for run in runs),
     }
 
 
@@ -308,7 +361,9 @@ def judge(figures: dict[str, Any]) -> list[dict[str, Any]]:
             f"concurrency {figures['settings']['burst_concurrency']} for {figures['settings']['burst_seconds']:g} s, "
             f"p99: SnapStart {burst_found['on']['latency_ms']['p99']:.0f} ms "
             f"(at once from Running on: {burst_found['on at start']['latency_ms']['p99']:.0f} ms), "
-            f"without {burst_found['off']['latency_ms']['p99']:.0f} ms; {burst_found['on']['client']}",
+            f"without {burst_found['off']['latency_ms']['p99']:.0f} ms; unexpected responses and socket errors: "
+            f"SnapStart {_failures(burst_found['on'])}, without {_failures(burst_found['off'])}; "
+            f"{burst_found['on']['client']}",
         ),
         _target(
             "workers' PSS after a soak, SnapStart vs without",
@@ -321,6 +376,11 @@ def judge(figures: dict[str, Any]) -> list[dict[str, Any]]:
             f"{memory['off']['processes']} (RSS {memory['off']['rss_mib']:.0f})",
         ),
     ]
+
+
+def _failures(found: dict[str, Any]) -> int:
+    """Responses not the expected ones plus socket errors (time-outs included) of one load."""
+    return int(found["unexpected"] + found["errors"])
 
 
 def _target(name: str, value: float, unit: str, goal: str, detail: str) -> dict[str, Any]:
