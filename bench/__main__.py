@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from .modes import MODES
-from .report import _verdict
+from .report import verdict
 from .run import run
 
 RESULTS = Path(__file__).with_name("results")
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run(MODES[args.mode], args.out, server_url=os.environ.get("DATABASE_URL") or None, command=command)
     out = sys.stdout
     for target in results["targets"]:
-        value = "n/a" if target["value"] is None else f"{target['value']:.3g}"
         out.write(
-            f"{_verdict(target['pass']):>14}  {target['name']}: {value} {target['unit']} (goal {target['goal']})\n"
+            f"{verdict(target['pass']):>8}  {target['name']}: {target['value']:.3g} {target['unit']} "
+            f"(goal {target['goal']})\n"
         )
     out.write(f"Results in {args.out} ({results['meta']['total_seconds']} s)\n")
     return 0

@@ -23,7 +23,7 @@ from local.template import Function, all_routes, load_functions
 
 from .baselines import floor
 from .pg import sqlalchemy_url
-from .workload import floor_statement, request
+from .workload import LIST_SIZE, Request, floor_statement, request
 
 Call = Callable[[], Any]
 
@@ -42,32 +42,52 @@ class Contender(Protocol):
         ...
 
 
+def product_functions(conninfo: str) -> dict[str, Function]:
+    """The functions of template.yaml, pointed at the database of `conninfo`."""
+    return load_functions(parameters={"DatabaseUrl": conninfo})
+
+
+def api_environment(functions: Mapping[str, Function]) -> dict[str, str]:
+    """The variables of the API functions, which share one process here (the migrations
+    function's name the owner instead)."""
+    return {name: value for fn in functions.values() if fn.routes for name, value in fn.environment.items()}
+
+
 def environment(conninfo: str) -> dict[str, str]:
     """What every contender is configured with: the template's variables and both URLs."""
-    functions = load_functions(parameters={"DatabaseUrl": conninfo})
-    # The API functions' variables; the migrations function's name the owner instead.
-    values = {name: value for fn in functions.values() if fn.routes for name, value in fn.environment.items()}
+    values = api_environment(product_functions(conninfo))
     values["LAMBDALITH_DATABASE_URL"] = sqlalchemy_url(conninfo)
     return values
+
+
+def _check_page(page: str) -> None:
+    """A list must answer the seeded page, or it measured less than it says."""
+    if len(json.loads(page)) != LIST_SIZE:
+        raise RuntimeError(f"list answered {len(json.loads(page))} tasks, not {LIST_SIZE}")
 
 
 def _check_response(result: Any, status: int, operation: str) -> int | None:
     if result.get("statusCode") != status:
         raise RuntimeError(f"{operation} answered {result.get('statusCode')}: {result.get('body')}")
+    if operation == "list":
+        _check_page(result["body"])
     return int(json.loads(result["body"])["id"]) if operation == "create" else None
 
 
 class Ours:
-    """The product: one function per operation, invoked as Lambda would."""
+    """The product (or any template's functions): the function of a route, invoked as Lambda would."""
 
     name = "ours"
 
-    def __init__(self, conninfo: str) -> None:
-        self.functions: Mapping[str, Function] = load_functions(parameters={"DatabaseUrl": conninfo})
-        self.router = Router(all_routes(self.functions))
+    def __init__(self, functions: Mapping[str, Function]) -> None:
+        self.functions = functions
+        self.router = Router(all_routes(functions))
 
     def prepare(self, operation: str, task_id: int) -> Call:
-        req = request(operation, task_id)
+        return self.prepare_request(request(operation, task_id))
+
+    def prepare_request(self, req: Request) -> Call:
+        """The request as an event to the handler of its route, ready to run and be timed."""
         match = self.router.match(req.method, req.path)
         if match is None:
             raise LookupError(f"no function serves {req.method} {req.path}")
@@ -118,12 +138,14 @@ class Floor:
         return lambda: floor.run(conn, query, params, client_side=client_side)
 
     def check(self, operation: str, result: Any) -> int | None:
-        if operation in ("get", "update", "delete", "create") and len(result) != 1:
+        if operation in ("get", "update", "delete", "create", "list") and len(result) != 1:
             raise RuntimeError(f"{operation} returned {len(result)} rows")
+        if operation == "list":
+            _check_page(result[0][0])
         return int(result[0][0]) if operation == "create" else None
 
 
 def all_contenders(conninfo: str) -> list[Contender]:
     """Every in-process contender, configured for the database at `conninfo`."""
     os.environ.update(environment(conninfo))
-    return [Ours(conninfo), Lambdalith(), Floor(conninfo), Floor(conninfo, client_side=True)]
+    return [Ours(product_functions(conninfo)), Lambdalith(), Floor(conninfo), Floor(conninfo, client_side=True)]

@@ -8,20 +8,19 @@ Candidates: this checkout (uvicorn with httptools); the hand-written `local/http
 aiohttp's low-level server in front of the same `Gateway`, aiohttp being installed in DIR only
 (`pip install --target DIR aiohttp==3.14.5`; it is not a dependency of the project).
 
-For each, in a rotating order per round, on the fixtures' trivial handler (`GET /shape/object`):
-the gateway overhead of `bench.local_runtime.compare` (HTTP p50 and p99 minus the in-process
-call's), the gateway process's CPU time per request, and requests per second at concurrency 1 and
-32 (`bench.loadgen`). Prints a Markdown table (docs/local-gateway.md has one run).
+For each, in a rotating order per round: `make bench`'s task GET on template.yaml, then the
+benchmark fixture's trivial handler (`GET /trivial`, bench/fixture/): the gateway overhead of
+`bench.local_runtime.compare` (HTTP p50 and p99 minus the in-process call's), the gateway
+process's CPU time per request, and requests per second at concurrency 1 and 32 (`bench.loadgen`).
+Prints a Markdown table (docs/local-gateway.md has one run).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import importlib
 import io
-import json
 import os
 import signal
 import statistics
@@ -30,24 +29,24 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from local.devdb.database import dev_database, scratch_database
+from local.devdb.database import DatabaseUrls, dev_database, migrated, scratch_database
 from local.emulator.pool import FunctionPool
 from local.gateway.asgi import can_carry
 from local.gateway.dispatch import INTERNAL_SERVER_ERROR, Gateway, Request
 from local.gateway.docs import ApiDocs
-from local.server import ServeOptions, gateway_auth, load
+from local.server import ServeOptions, database_parameters, gateway_auth, load
+from local.server_process import HOST, ServerProcess, serve_command
 from local.template import PROJECT_ROOT, load_cors
 
-from .loadgen import Load, measure
-from .local_runtime import Server, compare, postgres
+from .loadgen import Load, combine, measure
+from .local_runtime import FIXTURE, TRIVIAL_PATH, WARM_UP, product_get, trivial_get
+from .pg import server as postgres_server
 from .stats import percentile
 
-FIXTURE_TEMPLATE = Path("tests/e2e/fixtures/template.yaml")
-PATH = "/shape/object"
 BASELINE = "4cea301"  # the last commit whose gateway is served by local/http11.py
 
 
@@ -72,40 +71,28 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _product_get(server: Server, database_url: str, requests: int) -> tuple[list[float], list[float]]:
-    """`make bench`'s operation: GET of one task, over HTTP and in-process (seconds each)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    connection.request("POST", "/users/bench/tasks", body='{"title": "bench"}')
-    created = json.loads(connection.getresponse().read())
-    connection.close()
-    path = f"/users/bench/tasks/{created['id']}"
-    with redirect_stdout(io.StringIO()):  # compare prints a line per figure; the table says it all
-        return compare(server.port, PROJECT_ROOT / "template.yaml", {"DatabaseUrl": database_url}, path, requests)
-
-
-def _trivial_get(server: Server, requests: int, seconds: float) -> dict[str, Any]:
-    """The fixtures' trivial handler: overhead, the gateway's CPU per request, throughput."""
+def _trivial(server: ServerProcess, requests: int, seconds: float) -> dict[str, Any]:
+    """The fixture's trivial handler: overhead, the gateway's CPU per request, throughput."""
     cpu_before = _cpu_seconds(server.process.pid)
-    with redirect_stdout(io.StringIO()):
-        http_s, direct_s = compare(server.port, PROJECT_ROOT / FIXTURE_TEMPLATE, {}, PATH, requests)
-    cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(http_s) + 200)  # with the warm-up
-    load = Load("GET", PATH, b"", 200)
-    measure("127.0.0.1", server.port, load, 32, 2.0)  # every worker of the function started, warm
-    c1 = measure("127.0.0.1", server.port, load, 1, seconds)
-    c32 = measure("127.0.0.1", server.port, load, 32, seconds)
+    found = trivial_get(server, requests)
+    cpu_per_request = (_cpu_seconds(server.process.pid) - cpu_before) / (len(found.http_s) + WARM_UP)
+    load = Load("GET", TRIVIAL_PATH, b"", 200)
+    measure(HOST, server.port, load, 32, 2.0)  # every worker of the function started, warm
+    c1 = combine([measure(HOST, server.port, load, 1, seconds)])
+    c32 = combine([measure(HOST, server.port, load, 32, seconds)])
     return {
-        "http": http_s,
-        "direct": direct_s,
+        "http": found.http_s,
+        "direct": found.direct_s,
         "cpu": cpu_per_request,
-        "rps1": len(c1["latencies"]) / c1["elapsed"],
-        "rps32": len(c32["latencies"]) / c32["elapsed"],
+        "rps1": c1["rps"],
+        "rps32": c32["rps"],
         "failures": c1["failures"] + c32["failures"],
     }
 
 
-def run(args: argparse.Namespace, database_url: str, baseline: Path) -> dict[str, list[dict[str, Any]]]:
+def run(args: argparse.Namespace, urls: DatabaseUrls, baseline: Path) -> dict[str, list[dict[str, Any]]]:
     """Every round of every candidate: the product's task GET, then the trivial handler."""
-    serve = [sys.executable, "-m", "local", "serve", "--port", "0", "--no-reload", "--template"]
+    serve = serve_command("--no-reload", "--template")
     candidates: dict[str, tuple[list[str], Path, dict[str, str]]] = {
         "uvicorn + httptools (this checkout)": (serve, PROJECT_ROOT, {}),
         f"http11, hand-written ({args.baseline})": (serve, baseline, {"PYTHONPATH": str(baseline)}),
@@ -120,18 +107,13 @@ def run(args: argparse.Namespace, database_url: str, baseline: Path) -> dict[str
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
             command, cwd, extra = candidates[name]
-            env = {"DATABASE_URL": database_url, **extra}
-            server = Server([*command, "template.yaml"], env, cwd=cwd)
-            try:
-                product = _product_get(server, database_url, args.requests)
-            finally:
-                server.stop()
-            server = Server([*command, str(FIXTURE_TEMPLATE)], env, cwd=cwd)
-            try:
-                trivial = _trivial_get(server, args.requests, args.seconds)
-            finally:
-                server.stop()
-            runs[name].append({**trivial, "product_http": product[0], "product_direct": product[1]})
+            env = {"DATABASE_URL": urls.owner, **extra}
+            # The product of the candidate's own tree; the trivial handler of this checkout's bench.
+            with ServerProcess([*command, "template.yaml"], env=env, cwd=cwd) as server:
+                product = product_get(server, urls, args.requests)
+            with ServerProcess([*command, str(FIXTURE)], env=env, cwd=cwd) as server:
+                trivial = _trivial(server, args.requests, args.seconds)
+            runs[name].append({**trivial, "product_http": product.http_s, "product_direct": product.direct_s})
             print(f"round {round_number + 1}: {name} done", file=sys.stderr)
     return runs
 
@@ -168,15 +150,15 @@ def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> N
         print(f"| {name}{note} | {row} | {rps1:.0f} | {rps32:.0f} |")
 
 
-def serve_aiohttp(template: Path, database_url: str) -> None:
+def serve_aiohttp(template: Path, urls: DatabaseUrls) -> None:
     """The gateway behind aiohttp's low-level server (the candidate; aiohttp on PYTHONPATH only)."""
     web: Any = importlib.import_module("aiohttp.web")
 
     async def main() -> None:
         options = ServeOptions(template=template, reload=False)
-        functions = load(options, database_url)
+        functions = load(options, urls)
         pools = {name: FunctionPool(f, f.reserved_concurrency or 4) for name, f in functions.items()}
-        cors = load_cors(template, {"DatabaseUrl": database_url})
+        cors = load_cors(template, database_parameters(urls))
         gateway = Gateway(functions, pools, cors, ApiDocs(template), gateway_auth(options))
         port = 0
 
@@ -191,9 +173,9 @@ def serve_aiohttp(template: Path, database_url: str) -> None:
             return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(web.Server(handle, access_log=None), "127.0.0.1", 0)
+        server = await loop.create_server(web.Server(handle, access_log=None), HOST, 0)
         port = server.sockets[0].getsockname()[1]
-        print(f"Running on http://127.0.0.1:{port}", flush=True)
+        print(f"Running on http://{HOST}:{port}", flush=True)  # what ServerProcess waits for
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -214,15 +196,16 @@ def main() -> None:
     parser.add_argument("--serve-aiohttp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_aiohttp:
-        serve_aiohttp(args.serve_aiohttp, os.environ["DATABASE_URL"])
+        with dev_database(url=os.environ["DATABASE_URL"]) as urls:  # as `python -m local serve` does
+            serve_aiohttp(args.serve_aiohttp, urls)
         return
     with (
-        postgres() as server_url,
+        postgres_server(os.environ.get("DATABASE_URL") or None) as server_url,
         scratch_database(server_url, prefix="bench_gateway") as scratch_url,
-        dev_database(url=scratch_url) as database_url,  # migrated, whichever candidate starts first
         _baseline_tree(args.baseline) as baseline,
     ):
-        report(run(args, database_url, baseline), args)
+        urls = migrated(scratch_url)  # by this checkout, whichever candidate starts first
+        report(run(args, urls, baseline), args)
 
 
 if __name__ == "__main__":

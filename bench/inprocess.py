@@ -9,12 +9,14 @@ import json
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from local.devdb.pgwire import Relay
+
 from .contenders import Contender, all_contenders
 from .stats import summary
-from .wireproxy import WireCounter
 from .workload import OPERATIONS
 
 
@@ -49,10 +51,21 @@ def warm_latency(conninfo: str, task_id: int, repetitions: int, warm_up: int) ->
     return {name: {op: summary(values) for op, values in ops.items()} for name, ops in samples.items()}
 
 
+def _on_the_wire(
+    wire: Relay, contender: Contender, operation: str, task_id: int
+) -> tuple[int | None, int, Counter[str]]:
+    """Run one operation; the id it created, its round trips and the client's messages by type."""
+    trips, sent = wire.round_trips, len(wire.messages())
+    _, new_id = _run_once(contender, operation, task_id)
+    # Typed messages only: not the untyped startup and encryption requests of a new connection.
+    messages = Counter(message.kind for message in wire.messages()[sent:] if message.kind)
+    return new_id, wire.round_trips - trips, messages
+
+
 def round_trips(conninfo: str, task_id: int, samples: int) -> dict[str, Any]:
     """Round trips and client messages per contender and operation on a warm connection."""
     operations = (*OPERATIONS, "health")
-    with WireCounter(conninfo) as wire:
+    with Relay(conninfo) as wire:
         contenders = all_contenders(wire.conninfo)
         found: dict[str, dict[str, Any]] = {c.name: {} for c in contenders}
         for contender in contenders:
@@ -61,13 +74,12 @@ def round_trips(conninfo: str, task_id: int, samples: int) -> dict[str, Any]:
             for sample in range(samples + 1):  # the first warms the connection and is not counted
                 created = task_id
                 for operation in operations:
-                    before = wire.counts()
-                    _, new_id = _run_once(contender, operation, created if operation == "delete" else task_id)
-                    delta = wire.counts().minus(before)
+                    target = created if operation == "delete" else task_id
+                    new_id, trips, sent = _on_the_wire(wire, contender, operation, target)
                     created = new_id if new_id is not None else created
                     if sample:
-                        counts[operation].append(delta.round_trips)
-                        messages[operation] = dict(sorted(delta.client_messages.items()))
+                        counts[operation].append(trips)
+                        messages[operation] = dict(sorted(sent.items()))
             for operation in operations:
                 values = counts[operation]
                 found[contender.name][operation] = {

@@ -28,36 +28,53 @@ class Load:
         return (head + f"Content-Length: {len(self.body)}\r\n\r\n").encode() + self.body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one response; its status."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
-        elif name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
-            raise ValueError("chunked responses are not expected here")
-    await reader.readexactly(length)
-    return status
+class Connection:
+    """One keep-alive connection that sends one request over and over."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._payload = payload
+
+    @classmethod
+    async def open(cls, host: str, port: int, load: Load) -> Connection:
+        """A connection to the server, ready to send `load`."""
+        reader, writer = await asyncio.open_connection(host, port)  # with TCP_NODELAY, as asyncio sets it
+        return cls(reader, writer, load.wire(f"{host}:{port}"))
+
+    async def send(self) -> int:
+        """Send the request and read the whole response; its status."""
+        self._writer.write(self._payload)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+            elif name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
+                raise ValueError("chunked responses are not expected here")
+        await self._reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._writer.close()
 
 
 async def _connection(host: str, port: int, load: Load, deadline: float, latencies: list[float]) -> int:
     """One client: requests back to back until the deadline; the number of failures."""
-    reader, writer = await asyncio.open_connection(host, port)
-    payload = load.wire(f"{host}:{port}")
+    connection = await Connection.open(host, port, load)
     failures = 0
     try:
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            writer.write(payload)
-            status = await _read_response(reader)
+            status = await connection.send()
             latencies.append(time.perf_counter() - start)
             failures += status != load.status
     finally:
-        writer.close()
+        connection.close()
     return failures
 
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ALL_FUNCTIONS = (
-    "CreateTaskFunction",
-    "GetTaskFunction",
-    "ListTasksFunction",
-    "UpdateTaskFunction",
-    "DeleteTaskFunction",
-    "HealthFunction",
-)
+from .workload import FUNCTION_OPERATION
+
+ALL_FUNCTIONS = tuple(FUNCTION_OPERATION)
 
 
 @dataclass(frozen=True)

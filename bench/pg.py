@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,23 +17,31 @@ from tasks_core.migrate import migrate
 
 
 @contextmanager
+def server(server_url: str | None = None) -> Iterator[str]:
+    """`server_url`, or an embedded server of its own in a temporary folder for the block."""
+    if server_url is not None:
+        yield server_url
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
+        embedded = EmbeddedPostgres(Path(folder) / "data", delete_on_stop=True)
+        try:
+            yield embedded.start()
+        finally:
+            embedded.stop()
+
+
+@contextmanager
 def bench_database(server_url: str | None = None) -> Iterator[str]:
     """A migrated scratch database on `server_url`, or on an embedded server of its own."""
-    with ExitStack() as stack:
-        if server_url is None:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pg-")))
-            server = EmbeddedPostgres(folder / "data", delete_on_stop=True)
-            server_url = server.start()
-            stack.callback(server.stop)
-        url = stack.enter_context(scratch_database(server_url, prefix="tasks_bench"))
-        migrate(url)
+    with server(server_url) as url, scratch_database(url, prefix="tasks_bench") as scratch:
+        migrate(scratch)
         # Commits do not wait for the disk: a shared disk's fsync (milliseconds, and noisy) would
         # hide what the code costs, which is what the benchmark compares. Set on the database,
         # so every contender's sessions get it without a SET.
-        with psycopg.connect(url, autocommit=True) as conn:
-            name = conninfo_to_dict(url)["dbname"]
+        with psycopg.connect(scratch, autocommit=True) as conn:
+            name = conninfo_to_dict(scratch)["dbname"]
             conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(str(name))))
-        yield url
+        yield scratch
 
 
 def sqlalchemy_url(conninfo: str) -> str:

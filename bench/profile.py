@@ -15,7 +15,7 @@ import warnings
 
 from pyinstrument import Profiler
 
-from .contenders import Ours, environment
+from .contenders import Ours, environment, product_functions
 from .pg import bench_database
 from .workload import FUNCTION_OPERATION, seed, spare_tasks
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_database(os.environ.get("DATABASE_URL") or None) as conninfo:
         task_id = seed(conninfo)
         os.environ.update(environment(conninfo))
-        ours = Ours(conninfo)
+        ours = Ours(product_functions(conninfo))
         targets = spare_tasks(conninfo, args.calls + 1) if operation == "delete" else [task_id] * (args.calls + 1)
         calls = [ours.prepare(operation, target) for target in targets]
         profiler = Profiler(interval=0.0002)

@@ -23,8 +23,9 @@ def _number(value: float | None, digits: int = 2) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
-def _verdict(passed: bool | None) -> str:
-    return {True: "pass", False: "**fail**", None: "not available"}[passed]
+def verdict(passed: bool) -> str:
+    """How a target's result is written: pass, or a failure that stands out."""
+    return "pass" if passed else "**fail**"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -43,8 +44,8 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for target in results["targets"]:
         value = f"{_number(target['value'])} {target['unit']}"
-        verdict = _verdict(target["pass"])
-        lines.append(f"| {target['name']} | {value} | {target['goal']} | {verdict} | {target['detail']} |")
+        result = verdict(target["pass"])
+        lines.append(f"| {target['name']} | {value} | {target['goal']} | {result} | {target['detail']} |")
     warm = figures["warm_latency_us"]
     names = list(warm)
     lines += ["", "## Warm latency in-process (us, median / p99)", ""]
@@ -87,8 +88,6 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {operation} | " + " | ".join(cells) + " |")
     lines += ["", "## HTTP throughput (requests/s; latency ms p50 / p99)", ""]
     http = figures["http"]
-    if figures.get("local_runtime_available") is False:
-        lines += ["Local runtime: not available (`python -m local serve` is not in this checkout yet).", ""]
     lines += [
         "| server | operation | concurrency | req/s | p50 | p99 | failures |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -171,9 +170,6 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
         ax.set_xlabel("concurrent connections")
         ax.set_ylabel("requests per second")
         ax.set_title(f"{operation} over HTTP")
-        if figures.get("local_runtime_available") is False:
-            note = "local runtime (ours): not available in this checkout"
-            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", fontsize=8, color=COLORS["ours"])
         ax.legend(fontsize=8)
     fig.suptitle("Throughput per concurrency" + title_suffix)
     written.append(_save(fig, folder / "http_throughput.png"))

@@ -141,8 +141,6 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             "cold start",
             lambda: coldstart.cold_starts(conninfo, env, task_id, mode.cold_functions, mode.cold_samples),
         )
-        available = httpbench.local_runtime_available()
-        figures["local_runtime_available"] = available
         figures["http"] = phase(
             "http",
             lambda: httpbench.throughput(
@@ -152,15 +150,11 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
                 concurrencies=mode.http_concurrency,
                 seconds=mode.http_seconds,
                 rounds=mode.http_rounds,
-                with_local_runtime=available,
             ),
         )
         figures["snapstart"] = phase("snapstart", lambda: snapstart.measure_all(mode.name, conninfo, task_id))
-    if available:
-        http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]["median"]
-        figures["local_runtime_overhead_ms"] = http_get - figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
-    else:
-        figures["local_runtime_overhead_ms"] = None
+    http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]["median"]
+    figures["local_runtime_overhead_ms"] = http_get - figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
     results = {
         "meta": {
             "mode": mode.as_dict(),

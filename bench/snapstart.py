@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,8 @@ from typing import Any
 
 from local.emulator.pool import Worker
 from local.emulator.snapshot import Snapshot
-from local.template import PROJECT_ROOT, Function, load_functions
+from local.server_process import ServerProcess, serve_command
+from local.template import Function, load_functions
 
 from .loadgen import Load, measure
 from .stats import summary
@@ -57,8 +57,7 @@ WORKER_START_RATIO = 0.1
 BURST_P99_RATIO = 0.3
 PSS_RATIO = 0.5
 SNAPSHOT_FUNCTIONS = 6  # the API functions, each snapshotted when the server starts
-RUNNING = re.compile(rb"Running on http://[^:\s]+:(\d+)")
-SNAPSHOT_TAKEN = re.compile(rb"^Snapshot of \w+ taken", re.M)
+SNAPSHOT_TAKEN = re.compile(r"^Snapshot of \w+ taken", re.M)
 
 
 @dataclass(frozen=True)
@@ -122,46 +121,24 @@ def worker_start(conninfo: str, samples: int) -> dict[str, Any]:
 @contextmanager
 def cold_server(conninfo: str, *, snapstart: bool, wait_for_snapshots: bool) -> Iterator[tuple[int, int]]:
     """`python -m local serve` just started (SnapStart on or off); its port and pid."""
-    command = [sys.executable, "-m", "local", "serve", "--host", HOST, "--port", "0", "--no-reload"]
+    flags = ["--host", HOST, "--no-reload"]
     if not snapstart:
-        command += ["--parameter-overrides", "SnapStart=None"]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(  # noqa: S603  # our own interpreter and arguments
-            command,
-            cwd=PROJECT_ROOT,
-            env={**os.environ, "DATABASE_URL": conninfo},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            port = int(_wait_for(log, process, RUNNING, 1)[0])
-            if snapstart and wait_for_snapshots:
-                _wait_for(log, process, SNAPSHOT_TAKEN, SNAPSHOT_FUNCTIONS)
-            yield port, process.pid
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        flags += ["--parameter-overrides", "SnapStart=None"]
+    with ServerProcess(serve_command(*flags), env={"DATABASE_URL": conninfo}) as server:
+        if snapstart and wait_for_snapshots:
+            _wait_for_snapshots(server)
+        yield server.port, server.process.pid
 
 
-def _wait_for(log: Any, process: subprocess.Popen[bytes], pattern: re.Pattern[bytes], count: int) -> list[Any]:
-    """The pattern's first `count` matches in the server's log, once it has written them."""
+def _wait_for_snapshots(server: ServerProcess) -> None:
+    """Wait until the server has taken every API function's snapshot."""
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        log.seek(0)
-        found = pattern.findall(log.read())
-        if len(found) >= count:
-            return found
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(log.read().decode(errors="replace")[-4000:])
+    while len(SNAPSHOT_TAKEN.findall(server.log())) < SNAPSHOT_FUNCTIONS:
+        if server.process.poll() is not None:
+            raise RuntimeError(server.log()[-4000:])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{SNAPSHOT_FUNCTIONS} snapshots not taken:\n{server.log()[-4000:]}")
         time.sleep(0.01)
-    raise TimeoutError(f"{pattern.pattern!r} not seen {count} times")
 
 
 # A task id no one has: the delete is a 404 that runs the function's whole path, every time.

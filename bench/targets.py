@@ -16,7 +16,7 @@ LAYER_UNZIPPED_MIB = 30.0
 
 
 def _target(  # noqa: PLR0917  # one target is these six values
-    name: str, value: float | None, unit: str, goal: str, passed: bool | None, detail: str
+    name: str, value: float, unit: str, goal: str, passed: bool, detail: str
 ) -> dict[str, Any]:
     return {"name": name, "value": value, "unit": unit, "goal": goal, "pass": passed, "detail": detail}
 
@@ -73,24 +73,12 @@ def judge(figures: dict[str, Any]) -> list[dict[str, Any]]:
         targets.append(
             _target(f"round trips {operation}", count, "round trips", f"== {ROUND_TRIPS}", count == ROUND_TRIPS, detail)
         )
-    overhead = figures.get("local_runtime_overhead_ms")
-    if overhead is None:
-        targets.append(
-            _target(
-                "local runtime overhead p50",
-                None,
-                "ms",
-                f"<= {LOCAL_RUNTIME_OVERHEAD_MS}",
-                None,
-                "not available: `python -m local serve` is not in this checkout yet",
-            )
-        )
-    else:
-        detail = "HTTP get p50 at concurrency 1 minus the in-process get median"
-        passed = overhead <= LOCAL_RUNTIME_OVERHEAD_MS
-        targets.append(
-            _target("local runtime overhead p50", overhead, "ms", f"<= {LOCAL_RUNTIME_OVERHEAD_MS}", passed, detail)
-        )
+    overhead = figures["local_runtime_overhead_ms"]
+    detail = "HTTP get p50 at concurrency 1 minus the in-process get median"
+    passed = overhead <= LOCAL_RUNTIME_OVERHEAD_MS
+    targets.append(
+        _target("local runtime overhead p50", overhead, "ms", f"<= {LOCAL_RUNTIME_OVERHEAD_MS}", passed, detail)
+    )
     layer = figures["layer"]
     size = layer["unzipped_mib"]
     detail = f"{layer['method']}; zipped {layer['zipped_mib']:.1f} MiB" if layer["zipped_mib"] else layer["method"]

@@ -70,12 +70,7 @@ def request(operation: str, task_id: int) -> Request:
 def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
     """The product's SQL statement of an operation and its parameters, as the floor runs it."""
     if operation == "create":
-        return sql.CREATE_TASK, {
-            "user_id": USER,
-            "title": "Buy milk",
-            "description": "2 litres",
-            "completed": False,
-        }
+        return sql.CREATE_TASK, {"user_id": USER, "completed": False, **CREATE_BODY}
     if operation == "get":
         return sql.GET_TASK, {"user_id": USER, "task_id": task_id}
     if operation == "delete":
@@ -84,29 +79,41 @@ def floor_statement(operation: str, task_id: int) -> tuple[str, dict[str, Any]]:
         params = {"user_id": LIST_USER, "after_id": 0, "completed": None, "fetch": LIST_SIZE + 1, "limit": LIST_SIZE}
         return sql.LIST_TASKS_JSON, params
     if operation == "update":
-        return sql.UPDATE_TASK, floor.update_params(USER, task_id)
+        # UPDATE_BODY's fields set, the description left as it is.
+        fields = {"title": UPDATE_BODY["title"], "description": None, "completed": UPDATE_BODY["completed"]}
+        flags = {f"set_{name}": name in UPDATE_BODY for name in fields}
+        return sql.UPDATE_TASK, {"user_id": USER, "task_id": task_id, "if_match": None, **fields, **flags}
     if operation == "health":
         return sql.PING, {}
     raise ValueError(f"unknown operation {operation}")
 
 
+def _create(conn: floor.Connection) -> int:
+    return int(floor.run(conn, *floor_statement("create", 0))[0][0])
+
+
 def seed(conninfo: str) -> int:
-    """Create the list user's tasks and one task to read and update; that task's id."""
+    """Give the list user LIST_SIZE tasks and create one task to read and update; that task's id."""
     with floor.connect(conninfo) as conn:
-        if not floor.list_page(conn, LIST_USER, LIST_SIZE):
+        count = "SELECT count(*) FROM tasks WHERE user_id = %(user_id)s"
+        listed = int(floor.run(conn, count, {"user_id": LIST_USER})[0][0])
+        if listed == 0:  # the first through the product's statement, which also creates the user
+            floor.run(
+                conn,
+                sql.CREATE_TASK,
+                {"user_id": LIST_USER, "title": "Task 0", "description": None, "completed": False},
+            )
+            listed = 1
+        if listed < LIST_SIZE:
             with conn.cursor() as cursor:
-                cursor.execute(
-                    sql.CREATE_TASK,
-                    {"user_id": LIST_USER, "title": "x", "description": None, "completed": False},
-                )
                 cursor.executemany(
                     "INSERT INTO tasks (user_id, title) VALUES (%(user_id)s, %(title)s)",
-                    [{"user_id": LIST_USER, "title": f"Task {n}"} for n in range(1, LIST_SIZE)],
+                    [{"user_id": LIST_USER, "title": f"Task {n}"} for n in range(listed, LIST_SIZE)],
                 )
-        return floor.create(conn, USER)
+        return _create(conn)
 
 
 def spare_tasks(conninfo: str, count: int) -> list[int]:
     """Tasks to delete, one per sample that deletes."""
     with floor.connect(conninfo) as conn:
-        return [floor.create(conn, USER) for _ in range(count)]
+        return [_create(conn) for _ in range(count)]

@@ -6,6 +6,7 @@ Three parts, each a package, and what joins them:
 - devdb/: the development database (embedded PostgreSQL, migrations, the two roles)
 - template.py: template.yaml read as SAM and CloudFormation would (routes, functions, Globals)
 - server.py: `serve`, which starts the three; output.py: what the terminal shows
+- server_process.py: a server in a child process, started and waited for (tests, benchmarks)
 - __main__.py: the command line
 
 Nothing in functions/ or layers/ imports this package.

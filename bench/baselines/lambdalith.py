@@ -2,9 +2,9 @@
 
 It is written the way the FastAPI and SQLModel tutorials write it (a table model family, an
 `AsyncSession` per request from a dependency, `session.get`/`add`/`commit`/`refresh`), against
-the product's own schema (migrations/0001_initial.sql). It is a baseline, not a second product:
-routes, status codes and bodies follow API.md as far as FastAPI naturally goes (its validation
-errors stay 422, its 404 body is `{"detail": ...}`).
+the product's own schema (tasks_core/migrations/0001_initial.sql). It is a baseline, not a second
+product: routes, status codes and bodies follow docs/API.md as far as FastAPI naturally goes
+(its validation errors stay 422, its 404 body is `{"detail": ...}`).
 
 Engine: SQLAlchemy's async engine with asyncpg, as the spec has it. It works under Mangum
 because Mangum keeps one event loop for the process (`asyncio.get_event_loop()` at import,

@@ -12,12 +12,12 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from local.devdb.database import scratch_database
 from local.gateway.dispatch import MAX_REQUEST_BYTES
+from local.gateway.payload import HttpResponse
 from tests.e2e.server import FIXTURES, LocalServer, local_server
 
 IDLE_S = 1.0
@@ -38,19 +38,6 @@ def server(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield running
 
 
-@dataclass(frozen=True)
-class Response:
-    """One response as it came over the wire."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first value of a header."""
-        return next((value for key, value in self.headers if key == name), None)
-
-
 class Client:
     """One TCP connection that sends bytes as given and reads responses as they come."""
 
@@ -67,7 +54,7 @@ class Client:
         self.buffer += data
         return bool(data)
 
-    def response(self, *, head_request: bool = False) -> Response:
+    def response(self, *, head_request: bool = False) -> HttpResponse:
         """The next response (its body by Content-Length; none for HEAD, 1xx, 204 and 304)."""
         while b"\r\n\r\n" not in self.buffer:
             assert self._fill(), f"closed before a response: {self.buffer!r}"
@@ -82,7 +69,7 @@ class Client:
         while len(self.buffer) < length:
             assert self._fill(), "closed in the middle of a body"
         body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return Response(status, headers, body)
+        return HttpResponse(status, headers, body)
 
     def closed_by_server(self) -> bool:
         """Whether the server closes the connection (with nothing more sent) within the socket timeout."""
@@ -110,7 +97,7 @@ def get(path: str, *headers: str, version: str = "1.1") -> bytes:
     return "\r\n".join(lines).encode("latin-1")
 
 
-def echoed_event(response: Response) -> dict[str, object]:
+def echoed_event(response: HttpResponse) -> dict[str, object]:
     """The event the echo function received."""
     assert response.status == 200, response.body
     event: dict[str, object] = json.loads(response.body)["event"]

@@ -11,18 +11,14 @@ from pathlib import Path
 
 from tests.e2e.server import LocalServer, local_server
 from tests.support.contract import assert_task
+from tests.support.processes import each_process, parent
 
 
 def descendants(pid: int) -> set[int]:
     """Every process below `pid` (the server, its workers; not the detached postmaster)."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
+    for child, stat in each_process("stat"):
+        children.setdefault(parent(stat), []).append(child)
     found: set[int] = set()
     todo = [pid]
     while todo:

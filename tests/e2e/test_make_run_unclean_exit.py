@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.e2e.server import LocalServer
 from tests.e2e.test_make_run import descendants, make_run, stop_like_ctrl_c, wait_gone
 from tests.support.contract import assert_task
+from tests.support.processes import each_process
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
@@ -37,15 +38,10 @@ def state(pid: int) -> str | None:
 def postmasters_of(data_dir: Path) -> list[int]:
     """Running (not zombie) PostgreSQL servers started on `data_dir`."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[0].endswith(b"/postgres") and str(data_dir).encode() in argv and state(int(entry.name)) != "Z":
-            found.append(int(entry.name))
+    for pid, cmdline in each_process("cmdline"):
+        argv = cmdline.split(b"\0")
+        if argv[0].endswith(b"/postgres") and str(data_dir).encode() in argv and state(pid) != "Z":
+            found.append(pid)
     return found
 
 

@@ -16,6 +16,7 @@ from psycopg.rows import tuple_row
 from pydantic import SecretStr
 
 from local.devdb.database import EmbeddedPostgres, migrated
+from local.devdb.pgwire import Relay
 from local.template import Function
 from tasks_core import repository
 from tasks_core.db import Database, InvocationTimeLimit
@@ -23,7 +24,6 @@ from tasks_core.errors import DatabaseUnavailable
 from tasks_core.settings import DatabaseSettings, Settings
 from tests.support.contract import assert_error
 from tests.support.lambda_runtime import TimedApi, functions_use_database
-from tests.support.pgwire import Relay
 from tests.support.processes import frozen
 from tests.support.tasks import as_task, create
 

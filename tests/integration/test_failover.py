@@ -16,12 +16,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from local.devdb.database import DatabaseUrls, migrated, scratch_database, with_database
+from local.devdb.pgwire import Relay
 from tasks_core import repository
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable, TaskNotFound
 from tasks_core.models import TaskCreate, TaskUpdate
 from tests.integration.conftest import make_database
-from tests.support.pgwire import Relay
 from tests.support.tasks import as_task, create, list_tasks
 
 

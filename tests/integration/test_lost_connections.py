@@ -13,13 +13,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from local.devdb.pgwire import Relay, statement_of
 from tasks_core import repository, sql
 from tasks_core.db import Database
 from tasks_core.errors import DatabaseUnavailable, TaskNotFound
 from tasks_core.models import TaskCreate, TaskUpdate
 from tasks_core.repository import IdempotencyKey
 from tests.integration.conftest import make_database
-from tests.support.pgwire import Relay, statement_of
 from tests.support.tasks import as_task, create, list_tasks
 
 

@@ -21,6 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from local.devdb.database import migrated, scratch_database
+from local.devdb.pgwire import Message, Relay, statement_of
 from local.template import Function
 from tasks_core import repository
 from tasks_core import sql as statements
@@ -30,7 +31,6 @@ from tests.integration.conftest import make_database
 from tests.support.api import InProcessApi
 from tests.support.contract import assert_error
 from tests.support.lambda_runtime import TimedApi, functions_use_database
-from tests.support.pgwire import Message, Relay, statement_of
 from tests.support.pinning import pinning_problems, statements_of
 
 # The gate's database has a short statement_timeout, so the timeout path takes a second.

@@ -15,7 +15,7 @@ NOT_FOUND = HttpResponse(404, [("content-type", "application/json")], b'{"messag
 
 
 class ApiMethods:
-    """One method per HTTP verb over `request`, which a client implements."""
+    """One method per HTTP verb over `request`, which sends through a client's `send`."""
 
     def request(
         self,
@@ -26,7 +26,15 @@ class ApiMethods:
         body: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        """One HTTP request."""
+        """One HTTP request: a JSON body (or the body as given), Content-Type JSON unless given."""
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if json_body is not None:
+            body = json.dumps(json_body)
+        data = body.encode() if isinstance(body, str) else body
+        return self.send(method, path, data, all_headers)
+
+    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> HttpResponse:
+        """Send one request as it is; what the client implements."""
         raise NotImplementedError
 
     def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
@@ -63,30 +71,18 @@ class InProcessApi(ApiMethods):
         context = LambdaContext(function.logical_id, function.memory_mb, function.timeout_s)
         return load_handler(function)(event, context)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        body: bytes | str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> HttpResponse:
+    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> HttpResponse:
         """One HTTP request through the routes of the template."""
         raw_path, _, raw_query = path.partition("?")
         match = self.router.match(method, raw_path)
         if match is None:
             return NOT_FOUND
-        all_headers = {"content-type": "application/json", **(headers or {})}
-        if json_body is not None:
-            body = json.dumps(json_body)
-        data = body.encode() if isinstance(body, str) else (body or b"")
         event = build_event(
             method=method,
             raw_path=raw_path,
             raw_query=raw_query,
-            headers=list(all_headers.items()),
-            body=data,
+            headers=list(headers.items()),
+            body=body or b"",
             match=match,
         )
         return to_http_response(self.invoke(match.route.function, event))

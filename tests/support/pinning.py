@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.pgwire import Message
+from local.devdb.pgwire import Message
 
 # Statements that read or change session state, at the start of any statement of a Query.
 _SESSION_COMMANDS = re.compile(r"^(SET|RESET|PREPARE|EXECUTE|DEALLOCATE|DISCARD|LISTEN|UNLISTEN|LOAD)\b", re.IGNORECASE)

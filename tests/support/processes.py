@@ -10,20 +10,25 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
+def each_process(file: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, the bytes of /proc/<pid>/<file>) for every process still there when read."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        # The command name (in parentheses) may hold spaces: the fields after it are fixed.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / file).read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+
+
+def parent(stat: bytes) -> int:
+    """The parent's pid in a /proc/<pid>/stat."""
+    # The command name (in parentheses) may hold spaces: the fields after it are fixed.
+    return int(stat.rsplit(b")", 1)[1].split()[1])
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    return [child for child, stat in each_process("stat") if parent(stat) == pid]
 
 
 def _continue(pids: list[int]) -> None:

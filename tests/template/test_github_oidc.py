@@ -67,6 +67,14 @@ NOT_NEEDED = {
     "logs:PutLogGroupDeletionProtection": "no log group sets deletion protection",
     "logs:PutBearerTokenAuthentication": "no log group takes bearer tokens",
     "s3:getObject": "the HTTP API's definition is inline, not in S3 (BodyS3Location)",
+    "lambda:PutProvisionedConcurrencyConfig": "no alias or version has provisioned concurrency",
+    "lambda:DeleteProvisionedConcurrencyConfig": "no alias or version has provisioned concurrency",
+    # The deployment group handler registers and deploys a revision only for its Deployment
+    # property (EC2 and on-premises instances); the aliases' deployments carry their AppSpec, and
+    # the alias handler's own list has neither action.
+    "codedeploy:RegisterApplicationRevision": "no deployment group has a Deployment property",
+    "codedeploy:GetApplicationRevision": "no deployment group has a Deployment property",
+    "codedeploy:RegisterOnPremisesInstance": "Lambda deployment groups have no instances",
 }
 # iam:PassRole in the rule handler is for targets that have a role; the purge schedule's has none.
 NOT_NEEDED_FOR_TYPE = {("AWS::Events::Rule", "iam:PassRole")}
@@ -250,13 +258,28 @@ def test_the_execution_role_is_for_cloudformation_only() -> None:
 # --- the deploy role: change sets of one stack, through the execution role ----------------------
 
 STACK_ARN = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0a1b2c3d"
-SCOPES = (STACK, "tasks-core-prod", BUCKET, EXECUTION_ROLE_ARN, ":aws:transform/", "::/apis", "::/tags/")
+# What a scoped resource may name: the stack (its resources and its hook, CodeDeployHook_<stack>-...),
+# its layer, its bucket, the execution role, the transforms, HTTP APIs, CodeDeploy's Lambda configs.
+SCOPES = (
+    STACK,
+    "tasks-core-prod",
+    BUCKET,
+    EXECUTION_ROLE_ARN,
+    ":aws:transform/",
+    "::/apis",
+    "::/tags/",
+    f"codedeploy:{REGION}:{ACCOUNT}:deploymentconfig:CodeDeployDefault.Lambda",
+)
 FUNCTION_ROLE = f"role/{STACK}-CreateTaskFunctionRole-AbC1"
 TO_LAMBDA = {"iam:PassedToService": "lambda.amazonaws.com"}
 TO_EC2 = {"iam:PassedToService": "ec2.amazonaws.com"}
 BASIC_EXECUTION = {"iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
 STACK_POLICY = {"iam:PolicyARN": f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-DatabaseAccessPolicy-AbC1"}
 ADMINISTRATOR = {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}
+HOOK = "CodeDeployHook_tasks-api-prod-pre-traffic"  # template.yaml's PreTrafficCheckFunction, Stage prod
+APPLICATION = f"{STACK}-ServerlessDeploymentApplication-AbC1"
+CODEDEPLOY_ROLE = f"role/{STACK}-CodeDeployServiceRole-AbC1"
+CODEDEPLOY_POLICY = {"iam:PolicyARN": "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"}
 
 
 @pytest.mark.parametrize(
@@ -379,18 +402,7 @@ def test_star_only_where_iam_allows_no_resource(role: str) -> None:
                 assert kinds, f"{action} takes only *, so {resources} never matches"
                 # Scoped: to this stack, its layer or its bucket, in this account.
                 for resource in resources:
-                    assert any(
-                        name in resource
-                        for name in (
-                            STACK,
-                            "tasks-core-prod",
-                            BUCKET,
-                            EXECUTION_ROLE_ARN,
-                            ":aws:transform/",
-                            "::/apis",
-                            "::/tags/",
-                        )
-                    ), resource
+                    assert any(name in resource for name in SCOPES), resource
 
 
 @pytest.mark.parametrize(
@@ -442,6 +454,71 @@ def test_star_only_where_iam_allows_no_resource(role: str) -> None:
         ("events:PutRule", f"rule/{STACK}-PurgeIdempotencyKeysFu-AbC1", {}, True),
         ("s3:GetObject", f"{STACK}/3a144c5c7526e06e3b48916bf2333a6d", {}, True),
         ("s3:GetObject", "tasks-api-staging/3a144c5c7526e06e3b48916bf2333a6d", {}, False),
+        # The hook, by its exact name: not another stage's, and CloudFormation never invokes it.
+        ("lambda:CreateFunction", f"function:{HOOK}", {}, True),
+        ("lambda:PutFunctionConcurrency", f"function:{HOOK}", {}, True),
+        ("lambda:CreateFunction", "function:CodeDeployHook_tasks-api-prod-eu-pre-traffic", {}, False),
+        ("lambda:CreateFunction", "function:CodeDeployHook_tasks-api-staging-pre-traffic", {}, False),
+        ("lambda:InvokeFunction", f"function:{HOOK}", {}, False),
+        ("lambda:AddPermission", f"function:{HOOK}", {}, False),
+        # Versions and the live alias of the stack's functions.
+        ("lambda:PublishVersion", f"function:{STACK}-CreateTaskFunction-AbC1", {}, True),
+        ("lambda:ListVersionsByFunction", f"function:{STACK}-CreateTaskFunction-AbC1", {}, True),
+        ("lambda:UpdateAlias", f"function:{STACK}-CreateTaskFunction-AbC1:live", {}, True),
+        ("lambda:GetProvisionedConcurrencyConfig", f"function:{STACK}-CreateTaskFunction-AbC1:7", {}, True),
+        ("lambda:UpdateAlias", "function:someone-else:live", {}, False),
+        ("lambda:AddPermission", f"function:{STACK}-CreateTaskFunction-AbC1:live", {}, True),
+        # SAM's CodeDeploy service role: its managed policy, passed to CodeDeploy, and only it.
+        ("iam:AttachRolePolicy", CODEDEPLOY_ROLE, CODEDEPLOY_POLICY, True),
+        ("iam:AttachRolePolicy", f"role/{STACK}-CreateTaskFunctionRole-AbC1", CODEDEPLOY_POLICY, False),
+        (
+            "iam:AttachRolePolicy",
+            CODEDEPLOY_ROLE,
+            {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"},
+            False,
+        ),
+        ("iam:PassRole", CODEDEPLOY_ROLE, {"iam:PassedToService": "codedeploy.amazonaws.com"}, True),
+        ("iam:PassRole", CODEDEPLOY_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}, False),
+        (
+            "iam:PassRole",
+            f"role/{STACK}-CreateTaskFunctionRole-AbC1",
+            {"iam:PassedToService": "codedeploy.amazonaws.com"},
+            False,
+        ),
+        # The stack's CodeDeploy application, its deployment groups and their deployments.
+        ("codedeploy:CreateApplication", f"application:{APPLICATION}", {}, True),
+        (
+            "codedeploy:DeleteApplication",
+            "application:tasks-api-staging-ServerlessDeploymentApplication-AbC1",
+            {},
+            False,
+        ),
+        (
+            "codedeploy:CreateDeploymentGroup",
+            f"deploymentgroup:{APPLICATION}/{STACK}-CreateTaskFunctionDeploymentGroup-AbC1",
+            {},
+            True,
+        ),
+        (
+            "codedeploy:CreateDeployment",
+            f"deploymentgroup:{APPLICATION}/{STACK}-HealthFunctionDeploymentGroup-AbC1",
+            {},
+            True,
+        ),
+        (
+            "codedeploy:GetDeployment",
+            f"deploymentgroup:{APPLICATION}/{STACK}-HealthFunctionDeploymentGroup-AbC1",
+            {},
+            True,
+        ),
+        ("codedeploy:CreateDeployment", "deploymentgroup:other-app/other-group", {}, False),
+        (
+            "codedeploy:GetDeploymentConfig",
+            "deploymentconfig:CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            {},
+            True,
+        ),
+        ("codedeploy:GetDeploymentConfig", "deploymentconfig:CodeDeployDefault.OneAtATime", {}, False),
     ],
 )
 def test_the_execution_role_on_named_resources(
@@ -457,6 +534,7 @@ def test_the_execution_role_on_named_resources(
         else f"arn:aws:cloudwatch::{ACCOUNT}:{resource}",
         "events": f"arn:aws:events:{REGION}:{ACCOUNT}:{resource}",
         "s3": f"arn:aws:s3:::{BUCKET}/{resource}",
+        "codedeploy": f"arn:aws:codedeploy:{REGION}:{ACCOUNT}:{resource}",
     }[service]
     assert allowed(statements("CloudFormationExecutionRole"), action, arn, context) is expected
 
@@ -467,7 +545,9 @@ def test_the_named_resources_of_the_api_template_are_those_the_role_reaches() ->
     assert template["Resources"]["TasksCoreLayer"]["Properties"]["LayerName"] == {"Fn::Sub": "tasks-core-${Stage}"}
     dashboard = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardName"]
     assert dashboard == {"Fn::Sub": "${AWS::StackName}-${AWS::Region}"}
-    # Nothing else in the template names a resource: CloudFormation names them <stack>-<id>-<suffix>.
+    # Besides them, only the CodeDeploy pre-traffic hook has a name of its own (SAM's CodeDeploy
+    # service role invokes only CodeDeployHook_* functions), and the role reaches it by that name.
+    # CloudFormation names everything else <stack>-<id>-<suffix>.
     name_key = {
         "AWS::Lambda::Function": "FunctionName",
         "AWS::IAM::Role": "RoleName",
@@ -475,10 +555,50 @@ def test_the_named_resources_of_the_api_template_are_those_the_role_reaches() ->
         "AWS::Logs::LogGroup": "LogGroupName",
         "AWS::CloudWatch::Alarm": "AlarmName",
         "AWS::Events::Rule": "Name",
+        "AWS::CodeDeploy::Application": "ApplicationName",
+        "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
     }
-    for logical_id, resource in translated(API_CONFIGURATIONS[0])["Resources"].items():
-        if resource["Type"] in name_key:
-            assert name_key[resource["Type"]] not in resource.get("Properties", {}), logical_id
+    for configuration in API_CONFIGURATIONS:
+        resources = translated({**configuration, "Stage": "prod"})["Resources"]
+        named = {
+            logical_id: resource["Properties"][name_key[resource["Type"]]]
+            for logical_id, resource in resources.items()
+            if name_key.get(resource["Type"]) in resource.get("Properties", {})
+        }
+        assert named == {"PreTrafficCheckFunction": HOOK}
+    policy = statements("CloudFormationExecutionRole")
+    for action in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"):
+        assert allowed(policy, action, hook_arn("prod")), action
+    # Another stage's hook is that stage's role's, even when its Stage begins with this one's.
+    for stage in ("staging", "prod-eu"):
+        other_stage = {**PARAMETERS, "Stage": stage, "ApiStackName": f"tasks-api-{stage}"}
+        assert not allowed(policy, "lambda:CreateFunction", hook_arn(stage))
+        assert allowed(statements("CloudFormationExecutionRole", other_stage), "lambda:CreateFunction", hook_arn(stage))
+
+
+def hook_arn(stage: str) -> str:
+    """The ARN of the API template's pre-traffic hook for a stage, by the name the template gives it."""
+    hook = translated({**API_CONFIGURATIONS[0], "Stage": stage})["Resources"]["PreTrafficCheckFunction"]
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{hook['Properties']['FunctionName']}"
+
+
+def test_the_deployment_configs_are_those_deployment_type_allows() -> None:
+    # The deployment groups name CodeDeployDefault.Lambda<DeploymentType>; the role reads exactly the
+    # configurations DeploymentType allows.
+    template = load_template()
+    group = translated(API_CONFIGURATIONS[0])["Resources"]["HealthFunctionDeploymentGroup"]["Properties"]
+    default_type = template["Parameters"]["DeploymentType"]["Default"]
+    assert group["DeploymentConfigName"] == {
+        "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": default_type}]
+    }
+    granted = {
+        resource.split(":deploymentconfig:", 1)[1]
+        for statement in statements("CloudFormationExecutionRole")
+        if "codedeploy:GetDeploymentConfig" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    allowed_types = template["Parameters"]["DeploymentType"]["AllowedValues"]
+    assert granted == {f"CodeDeployDefault.Lambda{deployment_type}" for deployment_type in allowed_types}
 
 
 def test_the_migrations_custom_resource_can_be_invoked() -> None:

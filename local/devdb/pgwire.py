@@ -1,10 +1,14 @@
-"""A PostgreSQL wire relay for tests: it records what clients send and breaks connections on cue.
+"""A PostgreSQL wire relay for tests and benchmarks: it records what clients send, counts round
+trips, and breaks connections on cue.
 
 The relay listens on a Unix socket of its own (`Relay.conninfo`) and forwards whole protocol
 messages to the server or pooler of the conninfo it was given (Unix socket or TCP). It keeps
-every message clients sent (`messages()`), so a test can check what went over the wire, and it
-injects the faults a network, a proxy or a failover causes, each on the next statement whose
-SQL matches (a substring, or a predicate on the text of a simple Query or a Parse, such as
+every message clients sent (`messages()`), so a test can check what went over the wire, and
+counts the round trips the server answered (`round_trips`: its ReadyForQuery messages, one at the
+end of each simple Query and each extended-protocol Sync, which a client without pipelining waits
+for), so the benchmark counts them whatever the driver, patching none. It injects the faults a
+network, a proxy or a failover causes, each on the next statement whose SQL matches (a
+substring, or a predicate on the text of a simple Query or a Parse, such as
 `statement_of(tasks_core.sql.GET_TASK)`):
 
 - `lose_reply`: the statement reaches the server and runs to the end (in autocommit: commits);
@@ -173,6 +177,7 @@ class Relay:
         self._faults: list[Fault] = []
         self._links: list[_Link] = []
         self._accepted = 0
+        self._round_trips = 0
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self._stop = False
@@ -188,6 +193,12 @@ class Relay:
         """How many client connections the relay has accepted so far."""
         with self._lock:
             return self._accepted
+
+    @property
+    def round_trips(self) -> int:
+        """How many ReadyForQuery messages the server has sent so far: a client's round trips."""
+        with self._lock:
+            return self._round_trips
 
     def messages(self) -> list[Message]:
         """Every message clients have sent so far, in order."""
@@ -331,6 +342,9 @@ class Relay:
     def _from_server(self, link: _Link, data: bytes) -> None:
         passed = bytearray()
         for message, raw in link.from_server.feed(data):
+            if message.kind == "Z":
+                with self._lock:
+                    self._round_trips += 1
             if link.stalled:
                 return
             if link.losing_reply:
