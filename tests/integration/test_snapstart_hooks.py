@@ -58,8 +58,13 @@ def sockets():
 
 
 def backend_pid():
+    # The client connection's own id (BackendKeyData): the server's pid when connected directly;
+    # through PgBouncer, whose clients share server connections by design (pg_backend_pid() would
+    # not tell two clients apart), a key PgBouncer draws for each client connection.
     from psycopg.rows import tuple_row
-    return environment.database().fetch("SELECT pg_backend_pid()", {}, tuple_row, idempotent=True)[0][0]
+    database = environment.database()
+    database.fetch("SELECT 1", {}, tuple_row, idempotent=True)
+    return database.connection()[0].info.backend_pid
 
 
 def invoke(name, event):
