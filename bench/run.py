@@ -21,7 +21,7 @@ import psycopg
 
 from local.template import PROJECT_ROOT
 
-from . import coldstart, httpbench, layer, report
+from . import coldstart, httpbench, layer, report, snapstart
 from .contenders import environment
 from .modes import Mode
 from .pg import bench_database
@@ -152,6 +152,7 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
                 rounds=mode.http_rounds,
             ),
         )
+        figures["snapstart"] = phase("snapstart", lambda: snapstart.measure_all(mode.name, conninfo, task_id))
     http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]["median"]
     figures["local_runtime_overhead_ms"] = http_get - figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
     results = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import snapstart
 from .workload import OPERATIONS
 
 COLD_START_RATIO = 0.5  # x the lambdalith's
@@ -84,4 +85,5 @@ def judge(figures: dict[str, Any]) -> list[dict[str, Any]]:
     targets.append(
         _target("layer unzipped", size, "MiB", f"<= {LAYER_UNZIPPED_MIB}", size <= LAYER_UNZIPPED_MIB, detail)
     )
+    targets += snapstart.judge(figures["snapstart"])
     return targets

@@ -21,6 +21,7 @@ from local.devdb.tcp_access import (
     stop_signals,
 )
 from local.emulator.invoke import invoke
+from local.emulator.pool import IDLE_TIMEOUT_S
 from local.gateway.http_server import Timeouts
 from local.gateway.jwt_auth import load_api_auth, mint_token
 from local.output import emit, use_stream
@@ -63,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         help="workers per function without ReservedConcurrentExecutions (default 4)",
     )
     serve_cmd.add_argument("--no-reload", action="store_true", help="do not reload code on change")
+    serve_cmd.add_argument(
+        "--worker-idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=IDLE_TIMEOUT_S,
+        help=f"seconds a worker may stay idle before it is stopped, 0 for never (default {IDLE_TIMEOUT_S:g})",
+    )
     serve_cmd.add_argument(
         "--jwks", type=Path, help="JWKS file the JWT authorizer verifies tokens with (default: the development key)"
     )
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrency=args.max_concurrency,
             reload=not args.no_reload,
             jwks=args.jwks,
+            worker_idle_timeout_s=args.worker_idle_timeout or None,
             timeouts=Timeouts(idle_s=args.idle_timeout, request_s=args.request_timeout),
         )
         with dev_database(args.data_dir, database_url) as urls:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.devdb.database import DatabaseUrls
-from local.emulator.pool import FunctionPool
+from local.emulator.pool import IDLE_TIMEOUT_S, FunctionPool
 from local.emulator.reload import watch
 from local.emulator.variables import apply_overrides, read_env_vars_file
 from local.gateway.dispatch import Gateway, GatewayAuth
@@ -40,6 +40,8 @@ class ServeOptions:
     reload: bool = True
     # The key set JWT authorizers verify tokens with; None: the development key.
     jwks: Path | None = None
+    # Seconds a worker may stay idle before it is stopped (None: until a reload or stop).
+    worker_idle_timeout_s: float | None = IDLE_TIMEOUT_S
     timeouts: Timeouts = field(default_factory=Timeouts)
 
 
@@ -86,7 +88,11 @@ async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
     """Serve until SIGINT or SIGTERM, then stop everything this started."""
     functions = load(options, urls)
     pools = {
-        name: FunctionPool(function, function.reserved_concurrency or options.max_concurrency)
+        name: FunctionPool(
+            function,
+            function.reserved_concurrency or options.max_concurrency,
+            idle_timeout_s=options.worker_idle_timeout_s,
+        )
         for name, function in functions.items()
     }
     docs = ApiDocs(options.template)
@@ -109,6 +115,11 @@ async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
         await asyncio.gather(*(pools[name].reload() for name in names))
 
     watcher = asyncio.create_task(watch(functions, reload, stop)) if options.reload else None
+    # SnapStart functions are initialized now, in the background, as Lambda does when a version is
+    # published; a request that comes first waits for its function's snapshot.
+    for name, pool in pools.items():
+        if functions[name].routes:
+            pool.prepare()
     emit(f"Running on {base} (Ctrl-C to stop)")
     await stop.wait()
     emit("Stopping")

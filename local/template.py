@@ -22,11 +22,15 @@ TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 # Locally the database is reached by URL (DATABASE_URL), not through RDS Proxy, by the API
 # functions and the migrations function alike; with the JWT authorizer on, tokens come from
 # `python -m local token`, for this issuer and audience unless the parameters say otherwise.
+# SnapStart is on: workers start as forks of each function's snapshot (docs/local-runtime.md),
+# which makes a burst's scale-out fast and runs the SnapStart hooks on every `make run`;
+# `--parameter-overrides SnapStart=None` starts each worker from scratch instead.
 LOCAL_PARAMETERS = {
     "DatabaseAuthMode": "url",
     "MigrationAuthMode": "url",
     "JwtIssuer": "https://tasks-api.local/",
     "JwtAudience": "tasks-api-local",
+    "SnapStart": "PublishedVersions",
 }
 
 PSEUDO_PARAMETERS = {
@@ -75,6 +79,8 @@ class Function:
     routes: list[Route] = field(default_factory=list)
     # What Lambda mounts at /opt/python: the ContentUri of each of the function's layers.
     layers: list[Path] = field(default_factory=list)
+    # SnapStart (ApplyOn: PublishedVersions): environments start from a snapshot of one init.
+    snap_start: bool = False
 
     @property
     def module_path(self) -> Path:
@@ -246,6 +252,7 @@ def load_functions(
             ),
             routes=routes,
             layers=layers,
+            snap_start=((properties.get("SnapStart") or {}).get("ApplyOn")) == "PublishedVersions",
         )
     return functions
 

@@ -2,9 +2,12 @@
 
 A worker imports the handler once (a cold start, reported as Init Duration) and serves one
 invocation at a time; concurrent invocations get more workers, up to the function's limit,
-and wait beyond it. The function's Timeout is enforced by killing the worker; a worker that
-crashed or whose handler raised is replaced. After a code change (`reload`), idle workers
-stop and busy ones stop when their invocation ends, so new invocations get fresh workers.
+and wait beyond it. With SnapStart on, the function is initialized once, in its snapshot process
+(local/emulator/snapshot.py), and each worker is a fork of it that runs the after-restore hooks
+(reported as Restore Duration). The function's Timeout is enforced by killing the worker; a worker
+that crashed or whose handler raised is replaced; a worker idle for `idle_timeout_s` is stopped,
+as Lambda reclaims idle environments. After a code change (`reload`), idle workers stop and busy
+ones stop when their invocation ends, so new invocations get fresh workers (and a new snapshot).
 Each invocation logs Lambda's START, END and REPORT lines.
 """
 
@@ -12,27 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import signal
-import socket
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from local.emulator import protocol
-from local.emulator.variables import lambda_environment
+from local.emulator.snapshot import InitFailed, Snapshot, first_message, launch
 from local.output import emit
-from local.template import PROJECT_ROOT, Function
+from local.template import Function
 
-# Lambda gives up on an initialisation that takes longer than this.
-INIT_TIMEOUT_S = 10.0
 # Lambda's limit on a synchronous invocation's response.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# How long a worker may stay idle before it is stopped. Lambda reclaims idle environments after
+# a time it does not document (observed: minutes); here two minutes give a burst's extra workers'
+# memory back soon after the burst, while a developer stepping through requests keeps a warm
+# worker. A snapshot's restore takes milliseconds, so a reclaimed worker is cheap to replace.
+IDLE_TIMEOUT_S = 120.0
 
 
 class Status(Enum):
@@ -53,78 +56,71 @@ class Outcome:
     error: dict[str, Any] | None = None
 
 
-class InitFailed(Exception):
-    """The handler could not be imported (the worker logged why)."""
+class WorkerProcess(Protocol):
+    """What the pool needs of a worker's process: a child of its own, or a fork of a snapshot."""
 
-    def __init__(self, error: dict[str, Any], init_ms: float) -> None:
-        super().__init__(error.get("errorMessage", "init failed"))
-        self.error = error
-        self.init_ms = init_ms
+    @property
+    def pid(self) -> int:
+        """Its process id."""
+        ...
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status (negative: the signal that ended it), None while it runs."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL."""
+        ...
+
+    async def wait(self) -> int:
+        """Its exit status, once it has ended."""
+        ...
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """How a worker started, which its first invocation reports."""
+
+    init_ms: float | None = None  # a worker of its own: the handler's import
+    restore_ms: float | None = None  # a fork of the snapshot: from the request to its ready
+    restore_hooks_ms: float | None = None  # of which its after-restore hooks
 
 
 @dataclass(eq=False)
 class Worker:
     """One worker process and its end of the socket pair."""
 
-    process: asyncio.subprocess.Process
+    process: WorkerProcess
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     generation: int
-    init_ms: float | None = None  # set until the first invocation reports it
+    cold_start: ColdStart | None = None  # until the first invocation reports it
+    idle_since: float = 0.0  # the event loop's time when it last became idle
 
     @classmethod
     async def start(cls, function: Function, generation: int, stdout: int | None) -> Worker:
         """Start a worker and wait until it has imported the handler."""
-        ours, theirs = socket.socketpair()
-        config = {
-            "function_name": function.logical_id,
-            "handler": function.handler,
-            "code_uri": str(function.code_uri),
-            "layers": [str(path) for path in function.layers],
-            "memory_mb": function.memory_mb,
-            "timeout_s": function.timeout_s,
-        }
         started = asyncio.get_running_loop().time()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "local.emulator.worker",
-                json.dumps(config),
-                str(theirs.fileno()),
-                cwd=PROJECT_ROOT,
-                env=lambda_environment(function),
-                pass_fds=(theirs.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stdout,
-            )
-        except OSError as exc:
-            ours.close()
-            error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"cannot start the worker: {exc}"}
-            raise InitFailed(error, 0.0) from exc
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        process, ours = await launch(function, stdout)
         reader, writer = await asyncio.open_connection(sock=ours)
         worker = cls(process, reader, writer, generation)
         try:
-            ready, _ = await asyncio.wait_for(protocol.receive_async(reader), INIT_TIMEOUT_S)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
-            await worker.stop(kill=True)
-            init_ms = (asyncio.get_running_loop().time() - started) * 1000
-            error = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during init: {exc!r}"}
-            raise InitFailed(error, init_ms) from exc
+            ready = await first_message(reader, started, lambda: worker.stop(kill=True))
+        except InitFailed:
+            raise
         except BaseException:
             process.kill()  # cancelled (the server is stopping): leave nothing running
             raise
-        if not ready["ready"]:
-            await worker.stop(kill=True)
-            raise InitFailed(ready["error"], (asyncio.get_running_loop().time() - started) * 1000)
-        worker.init_ms = ready["init_ms"]
+        worker.cold_start = ColdStart(init_ms=ready["init_ms"])
         return worker
+
+    @classmethod
+    async def restore(cls, snapshot: Snapshot, generation: int) -> Worker:
+        """A worker forked from the function's snapshot, its after-restore hooks run."""
+        process, reader, writer, ready = await snapshot.fork()
+        cold_start = ColdStart(restore_ms=ready["restore_ms"], restore_hooks_ms=ready["hooks_ms"])
+        return cls(process, reader, writer, generation, cold_start)
 
     async def call(self, message: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Send one invocation and wait for its reply (and the reply's size)."""
@@ -165,17 +161,55 @@ class FunctionPool:
     # machine's, and a burst of simultaneous imports would run past Lambda's 10 s init limit.
     # A request beyond this waits for the first worker that is free, starting or warm.
     max_starting: int = field(default_factory=lambda: os.cpu_count() or 2)
+    # Seconds a worker may stay idle before it is stopped; None keeps idle workers until a reload.
+    idle_timeout_s: float | None = IDLE_TIMEOUT_S
     generation: int = 0
     _idle: list[Worker] = field(default_factory=list)
     _busy: set[Worker] = field(default_factory=set)
     _starting: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
+    _snapshot: asyncio.Task[Snapshot] | None = None  # SnapStart: the current code's snapshot
+    _retired: set[Snapshot] = field(default_factory=set)  # older code's, until their workers end
+    _reaper: asyncio.Task[None] | None = None
 
     @property
     def size(self) -> int:
         """Workers alive or starting."""
         return len(self._idle) + len(self._busy) + self._starting
+
+    def prepare(self) -> None:
+        """With SnapStart, take the function's snapshot now, as Lambda does when a version is published."""
+        if self.function.snap_start:
+            self._current_snapshot()
+
+    def _current_snapshot(self) -> asyncio.Task[Snapshot]:
+        """The task that starts (or started) the snapshot of the current code, started again
+        after it failed or its process died."""
+        task = self._snapshot
+        if task is None or (task.done() and (task.cancelled() or task.exception() or not task.result().alive)):
+            task = self._snapshot = asyncio.create_task(Snapshot.start(self.function, self.stdout))
+            task.add_done_callback(self._snapshot_taken)
+        return task
+
+    def _snapshot_taken(self, task: asyncio.Task[Snapshot]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved here, so an unused failed snapshot is not a warning
+        if exc is None:
+            emit(
+                f"Snapshot of {self.function.logical_id} taken: Init Duration: {task.result().init_ms:.2f} ms "
+                "(import and before-snapshot hooks)"
+            )
+        elif isinstance(exc, InitFailed):
+            emit(f"Snapshot of {self.function.logical_id} failed: {exc.error.get('errorType')}")
+
+    async def _start_worker(self) -> Worker:
+        if not self.function.snap_start:
+            return await Worker.start(self.function, self.generation, self.stdout)
+        generation = self.generation
+        snapshot = await asyncio.shield(self._current_snapshot())
+        return await Worker.restore(snapshot, generation)
 
     async def _acquire(self) -> Worker:
         async with self._changed:
@@ -187,7 +221,7 @@ class FunctionPool:
                 return worker
             self._starting += 1
         try:
-            worker = await Worker.start(self.function, self.generation, self.stdout)
+            worker = await self._start_worker()
         except BaseException:
             async with self._changed:
                 self._starting -= 1
@@ -203,7 +237,9 @@ class FunctionPool:
         async with self._changed:
             self._busy.discard(worker)
             if reusable and worker.generation == self.generation:
+                worker.idle_since = asyncio.get_running_loop().time()
                 self._idle.append(worker)
+                self._reclaim_later()
             else:
                 self._stop_later(worker, kill=not reusable)
             self._changed.notify()
@@ -213,6 +249,27 @@ class FunctionPool:
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
+    def _reclaim_later(self) -> None:
+        if self.idle_timeout_s is not None and (self._reaper is None or self._reaper.done()):
+            self._reaper = asyncio.create_task(self._reclaim_idle(self.idle_timeout_s))
+
+    async def _reclaim_idle(self, timeout_s: float) -> None:
+        """Stop each worker once it has been idle for `timeout_s`, until none is idle."""
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self._changed:
+                cutoff = loop.time() - timeout_s
+                expired = [worker for worker in self._idle if worker.idle_since <= cutoff]
+                if expired:
+                    self._idle = [worker for worker in self._idle if worker.idle_since > cutoff]
+                    for worker in expired:
+                        self._stop_later(worker)
+                    self._changed.notify_all()  # room for a new worker, if a request waits for one
+                if not self._idle:
+                    return
+                next_expiry = min(worker.idle_since for worker in self._idle) + timeout_s
+            await asyncio.sleep(max(next_expiry - loop.time(), 0.01))
+
     async def invoke(self, event: dict[str, Any]) -> Outcome:
         """One invocation of the function with this event, logged as Lambda logs it."""
         request_id = str(uuid.uuid4())
@@ -220,7 +277,7 @@ class FunctionPool:
             worker = await self._acquire()
         except InitFailed as exc:
             return self._init_failed(request_id, exc)
-        init_ms, worker.init_ms = worker.init_ms, None
+        cold_start, worker.cold_start = worker.cold_start, None
         emit(f"START RequestId: {request_id} Version: $LATEST")
         timeout = self.function.timeout_s
         started = asyncio.get_running_loop().time()
@@ -250,13 +307,16 @@ class FunctionPool:
             # A handler that raised gets a fresh environment, as the issue asks of this runtime.
             await self._release(worker, reusable=reply["ok"])
         duration = reply.get("duration_ms", (asyncio.get_running_loop().time() - started) * 1000)
-        self._report(request_id, duration, reply.get("max_memory_mb"), init_ms, outcome)
+        self._report(request_id, duration, reply.get("max_memory_mb"), cold_start, outcome)
         return outcome
 
     def _report(
-        self, request_id: str, duration_ms: float, memory_mb: int | None, init_ms: float | None, outcome: Outcome
+        self, request_id: str, duration_ms: float, memory_mb: int | None, cold_start: ColdStart | None, outcome: Outcome
     ) -> None:
-        # Since August 2025 Lambda bills the init phase of on-demand functions too.
+        cold_start = cold_start or ColdStart()
+        init_ms = cold_start.init_ms
+        # Since August 2025 Lambda bills the init phase of on-demand functions too; a restore is
+        # billed as its own field (the after-restore hooks), as Lambda's REPORT shows it.
         billed = math.ceil(duration_ms + (init_ms or 0))
         fields = [
             f"REPORT RequestId: {request_id}",
@@ -267,6 +327,9 @@ class FunctionPool:
         ]
         if init_ms is not None:
             fields.append(f"Init Duration: {init_ms:.2f} ms")
+        if cold_start.restore_ms is not None:
+            fields.append(f"Restore Duration: {cold_start.restore_ms:.2f} ms")
+            fields.append(f"Billed Restore Duration: {math.ceil(cold_start.restore_hooks_ms or 0)} ms")
         if outcome.status in (Status.TIMEOUT, Status.CRASH):
             fields.append(f"Status: {outcome.status.value if outcome.status is Status.TIMEOUT else 'error'}")
             if outcome.status is Status.CRASH and outcome.error:
@@ -275,29 +338,70 @@ class FunctionPool:
 
     def _init_failed(self, request_id: str, exc: InitFailed) -> Outcome:
         error_type = exc.error.get("errorType", "Runtime.Unknown")
-        emit(f"INIT_REPORT Init Duration: {exc.init_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {error_type}")
+        failed = f"Status: error\tError Type: {error_type}"
+        if exc.phase == "restore":
+            emit(f"RESTORE_REPORT Restore Duration: {exc.init_ms:.2f} ms\t{failed}")
+        else:
+            emit(f"INIT_REPORT Init Duration: {exc.init_ms:.2f} ms\tPhase: init\t{failed}")
         emit(f"START RequestId: {request_id} Version: $LATEST")
         outcome = Outcome(Status.CRASH, error=exc.error)
         self._report(request_id, 0.0, None, None, outcome)
         return outcome
 
     async def reload(self) -> None:
-        """Code changed: idle workers stop now, busy ones when their invocation ends."""
+        """Code changed: idle workers stop now, busy ones when their invocation ends; a new
+        snapshot is taken, and the old one stops once its last worker has."""
         async with self._changed:
             self.generation += 1
             idle, self._idle = self._idle, []
             for worker in idle:
                 self._stop_later(worker)
+            old, self._snapshot = self._snapshot, None
             self._changed.notify_all()
+        if old is not None:
+            self._retire(old)
+        self.prepare()
+
+    def _retire(self, task: asyncio.Task[Snapshot]) -> None:
+        async def retire() -> None:
+            try:
+                snapshot = await task
+            except (InitFailed, asyncio.CancelledError):
+                return
+            self._retired.add(snapshot)
+            try:
+                await snapshot.close_when_unused()
+            finally:
+                self._retired.discard(snapshot)
+
+        retiring = asyncio.create_task(retire())
+        self._stopping.add(retiring)
+        retiring.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
-        """Stop every worker (busy ones are killed) and wait for them to exit."""
+        """Stop every worker (busy ones are killed) and snapshot, and wait for them to exit."""
         async with self._changed:
             self.generation += 1
             workers = [*self._idle, *self._busy]
             self._idle = []
+            snapshot, self._snapshot = self._snapshot, None
+        if self._reaper is not None:
+            self._reaper.cancel()
         await asyncio.gather(*(worker.stop(kill=True) for worker in workers), *self._stopping)
+        snapshots = [*self._retired]
+        if snapshot is not None:
+            snapshot.cancel()  # a snapshot still starting stops (Snapshot.start kills its process)
+            with contextlib.suppress(InitFailed, asyncio.CancelledError):
+                snapshots.append(await snapshot)
+        await asyncio.gather(*(snapshot.close() for snapshot in snapshots))
 
     def worker_pids(self) -> list[int]:
         """The process ids of the live workers."""
         return [worker.process.pid for worker in (*self._idle, *self._busy)]
+
+    def snapshot_pid(self) -> int | None:
+        """The process id of the current code's snapshot, once it is taken."""
+        task = self._snapshot
+        if task is None or not task.done() or task.cancelled() or task.exception():
+            return None
+        return task.result().process.pid

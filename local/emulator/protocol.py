@@ -43,6 +43,19 @@ def receive(sock: socket.socket) -> Any:
     return json.loads(_receive_exactly(sock, size))
 
 
+def decode_frames(buffer: bytes) -> tuple[list[Any], bytes]:
+    """The whole messages at the start of `buffer`, and the bytes of the next, incomplete one."""
+    messages = []
+    while len(buffer) >= _LENGTH.size:
+        (size,) = _LENGTH.unpack_from(buffer)
+        end = _LENGTH.size + size
+        if len(buffer) < end:
+            break
+        messages.append(json.loads(buffer[_LENGTH.size : end]))
+        buffer = buffer[end:]
+    return messages, buffer
+
+
 async def receive_async(reader: asyncio.StreamReader) -> tuple[Any, int]:
     """Receive one message and its size in bytes; IncompleteReadError when the peer has gone."""
     (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))

@@ -86,5 +86,10 @@ def lambda_environment(function: Function) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    if function.snap_start:
+        # As in Lambda: the init ran for a snapshot, and SnapStart functions do not get the log
+        # group and stream variables (their environments are not tied to one log stream).
+        environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+        del environment["AWS_LAMBDA_LOG_GROUP_NAME"], environment["AWS_LAMBDA_LOG_STREAM_NAME"]
     environment.update(function.environment)
     return environment

@@ -5,6 +5,11 @@ Run as `python -m local.emulator.worker CONFIG_JSON FD` by `local.emulator.pool`
 The process has the function's environment only (set by the pool) and Lambda's import path:
 the function's code folder, then its layers (what /opt/python holds in Lambda), and its code
 folder as working directory.
+
+With `"snapshot": true` in CONFIG the process is a function's snapshot instead (SnapStart): it
+initializes once, runs the before-snapshot hooks, and then forks a worker for each environment
+the pool asks for (local/emulator/snapshot_process.py); each fork runs the after-restore hooks and
+serves invocations like any worker.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.emulator import protocol
+from local.emulator import protocol, snapshot_process
 from local.emulator.context import LambdaContext
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -84,25 +89,60 @@ def _trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
-def serve(config: dict[str, Any], sock: socket.socket) -> None:
-    """Import the handler, report ready, then answer invocations until the gateway hangs up."""
+def initialize(config: dict[str, Any], sock: socket.socket, *, snapshot: bool = False) -> Handler | None:
+    """The init phase: import the handler (and with a snapshot, run the before-snapshot hooks);
+    tell the pool how it went. None when it failed (the error is logged, as Lambda logs it)."""
     started = time.perf_counter()
     _lambda_path(config["code_uri"], config["layers"])
     try:
         handler = _import_handler(config["handler"])
+        if snapshot:
+            snapshot_process.run_before_snapshot_hooks()
     except Exception as exc:  # noqa: BLE001  # whatever the init raises is reported, as Lambda does
         error = _error(exc)
         error["errorType"] = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else error["errorType"]
         _log_error(error)
         protocol.send(sock, {"ready": False, "error": error})
-        return
+        return None
     protocol.send(sock, {"ready": True, "init_ms": (time.perf_counter() - started) * 1000})
+    return handler
+
+
+def answer_invocations(handler: Handler, config: dict[str, Any], sock: socket.socket) -> None:
+    """Answer invocations, one at a time, until the gateway hangs up."""
     while True:
         try:
             request = protocol.receive(sock)
         except EOFError:
             return
         sock.sendall(_invoke(handler, config, request))
+
+
+def restore(handler: Handler, config: dict[str, Any], sock: socket.socket) -> None:
+    """A fork of the snapshot: run the after-restore hooks, tell the pool, then serve."""
+    started = time.perf_counter()
+    try:
+        snapshot_process.run_after_restore_hooks()
+    except Exception as exc:  # noqa: BLE001  # a failing hook fails this environment, as in Lambda
+        error = _error(exc)
+        _log_error(error)
+        protocol.send(sock, {"ready": False, "error": error})
+        return
+    hooks_ms = (time.perf_counter() - started) * 1000
+    protocol.send(sock, {"ready": True, "pid": os.getpid(), "hooks_ms": hooks_ms})
+    answer_invocations(handler, config, sock)
+
+
+def serve(config: dict[str, Any], sock: socket.socket) -> None:
+    """Import the handler, report ready, then answer invocations until the gateway hangs up."""
+    if config.get("snapshot"):
+        snapshot = initialize(config, sock, snapshot=True)
+        if snapshot is not None:
+            snapshot_process.fork_workers(sock, lambda worker_sock: restore(snapshot, config, worker_sock))
+        return
+    handler = initialize(config, sock)
+    if handler is not None:
+        answer_invocations(handler, config, sock)
 
 
 def _invoke(handler: Handler, config: dict[str, Any], request: dict[str, Any]) -> bytes:

@@ -31,6 +31,11 @@ def test_a_tiny_run_writes_every_figure_and_target(server_url: str, tmp_path: Pa
     expected |= {f"warm {op} vs {other}" for op in OPERATIONS for other in ("floor", "lambdalith")}
     expected |= {f"round trips {op}" for op in (*OPERATIONS, "health")}
     expected |= {"local runtime overhead p50", "layer unzipped"}
+    expected |= {
+        "local worker start, snapshot vs cold",
+        "burst p99 against a cold make run, SnapStart vs without",
+        "workers' PSS after a soak, SnapStart vs without",
+    }
     assert set(targets) == expected
     for target in targets.values():
         assert set(target) >= {"name", "value", "goal", "pass"}

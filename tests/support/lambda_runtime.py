@@ -19,9 +19,7 @@ from tests.support.api import InProcessApi
 
 def _new_environment() -> None:
     """Forget the environment's settings and connection, as a new execution environment would."""
-    if environment.database.cache_info().currsize:
-        environment.database().close()
-    environment.database.cache_clear()
+    environment.forget()
     environment.cursor_key.cache_clear()
     get_settings.cache_clear()
 

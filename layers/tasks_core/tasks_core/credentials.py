@@ -2,16 +2,23 @@
 RDS IAM auth token.
 
 boto3 is imported only by the two AWS modes, when they first connect: its import alone costs
-about 140 ms of cold start, which a function on DATABASE_URL never pays.
+about 140 ms of cold start, which a function on DATABASE_URL never pays. With SnapStart it is
+imported before the snapshot instead (`import_clients`), and nothing else is made then.
+
+Every AWS client here has a boto3 session of its own, owned by the credentials object: when the
+environment drops its database after a SnapStart restore (tasks_core.environment.forget), the
+AWS credentials resolved before the snapshot go with it, and nothing in boto3's default session
+outlives it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .settings import DatabaseSettings
+from .settings import AuthMode, DatabaseSettings
 
 ConnectParams = dict[str, Any]
 
@@ -22,6 +29,19 @@ AWS_CALL_LIMITS: dict[str, Any] = {
     "read_timeout": 2,
     "retries": {"mode": "standard", "total_max_attempts": 2},
 }
+
+
+# What the first connect of each AWS mode imports (boto3, botocore, Powertools parameters).
+_CLIENT_MODULES: dict[AuthMode, tuple[str, ...]] = {
+    "secret": ("aws_lambda_powertools.utilities.parameters", "botocore.config"),
+    "iam": ("boto3", "botocore.config", "botocore.exceptions"),
+}
+
+
+def import_clients(settings: DatabaseSettings) -> None:
+    """Import what the configured mode connects with, and make nothing: no client, no credentials."""
+    for name in _CLIENT_MODULES.get(settings.auth, ()):
+        importlib.import_module(name)
 
 
 class CredentialsUnavailable(Exception):
@@ -126,7 +146,8 @@ def boto3_token_source(settings: DatabaseSettings) -> TokenSource:
     from botocore.config import Config  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError  # noqa: PLC0415
 
-    client = boto3.client("rds", region_name=settings.region, config=Config(**AWS_CALL_LIMITS))
+    # A session of its own: its resolved AWS credentials live and die with this token source.
+    client = boto3.session.Session().client("rds", region_name=settings.region, config=Config(**AWS_CALL_LIMITS))
 
     def token() -> str:
         try:
