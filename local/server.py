@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,11 +88,14 @@ def _print_routes(functions: Mapping[str, Function], base: str) -> None:
 async def serve(options: ServeOptions, urls: DatabaseUrls) -> None:
     """Serve until SIGINT or SIGTERM, then stop everything this started."""
     functions = load(options, urls)
+    # Imports at once across every function: as many as the machine has CPUs (FunctionPool).
+    cold_starts = asyncio.Semaphore(os.cpu_count() or 2)
     pools = {
         name: FunctionPool(
             function,
             function.reserved_concurrency or options.max_concurrency,
             idle_timeout_s=options.worker_idle_timeout_s,
+            cold_starts=cold_starts,
         )
         for name, function in functions.items()
     }

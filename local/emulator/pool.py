@@ -161,6 +161,10 @@ class FunctionPool:
     # machine's, and a burst of simultaneous imports would run past Lambda's 10 s init limit.
     # A request beyond this waits for the first worker that is free, starting or warm.
     max_starting: int = field(default_factory=lambda: os.cpu_count() or 2)
+    # The same bound across every pool of a server (imports and snapshots at once, whichever
+    # function): without it a burst over six functions started six times max_starting imports,
+    # and on a busy machine every one of them ran past the init limit, was killed and retried.
+    cold_starts: asyncio.Semaphore | None = None
     # Seconds a worker may stay idle before it is stopped; None keeps idle workers until a reload.
     idle_timeout_s: float | None = IDLE_TIMEOUT_S
     generation: int = 0
@@ -188,7 +192,7 @@ class FunctionPool:
         after it failed or its process died."""
         task = self._snapshot
         if task is None or (task.done() and (task.cancelled() or task.exception() or not task.result().alive)):
-            task = self._snapshot = asyncio.create_task(Snapshot.start(self.function, self.stdout))
+            task = self._snapshot = asyncio.create_task(self._take_snapshot())
             task.add_done_callback(self._snapshot_taken)
         return task
 
@@ -204,9 +208,14 @@ class FunctionPool:
         elif isinstance(exc, InitFailed):
             emit(f"Snapshot of {self.function.logical_id} failed: {exc.error.get('errorType')}")
 
+    async def _take_snapshot(self) -> Snapshot:
+        async with self.cold_starts or contextlib.nullcontext():
+            return await Snapshot.start(self.function, self.stdout)
+
     async def _start_worker(self) -> Worker:
         if not self.function.snap_start:
-            return await Worker.start(self.function, self.generation, self.stdout)
+            async with self.cold_starts or contextlib.nullcontext():
+                return await Worker.start(self.function, self.generation, self.stdout)
         generation = self.generation
         snapshot = await asyncio.shield(self._current_snapshot())
         return await Worker.restore(snapshot, generation)
