@@ -136,7 +136,8 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             "repetitions": mode.warm_repetitions,
             "warm_up": mode.warm_up,
         }
-        figures["warm_latency_us"] = phase("warm latency", lambda: _in_worker("warm", options))
+        warm = phase("warm latency", lambda: _in_worker("warm", options))
+        figures["warm_latency_us"], figures["warm_ratios"] = warm["latency_us"], warm["ratios"]
         figures["cold_start"] = phase(
             "cold start",
             lambda: coldstart.cold_starts(conninfo, env, task_id, mode.cold_functions, mode.cold_samples),
