@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,17 @@ def verdict(passed: bool, within_noise: bool = False) -> str:
     return f"{word}, within noise" if within_noise else word
 
 
+def _cores() -> str:
+    return (
+        f"Load average before and after each section (the machine has {os.cpu_count()} cores; a load "
+        "above that means the contenders waited for a CPU, all alike since they are interleaved):"
+    )
+
+
+def _loads(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
 def _interval(target: dict[str, Any]) -> str:
     low_high = target.get("interval")
     return f"{low_high[0]:.2f}-{low_high[1]:.2f}" if low_high else ""
@@ -43,6 +55,15 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Mode `{meta['mode']['name']}`, {meta['date']}, commit `{meta['commit']}`, {meta['machine']}, "
         f"Python {meta['python']}, PostgreSQL {meta['postgres']}. Reproduce: `{meta['command']}`.",
+        "",
+        f"{_cores()}",
+        "",
+        "| section | seconds | load average before (1, 5, 15 min) | after |",
+        "| --- | ---: | --- | --- |",
+        *[
+            f"| {name} | {meta['phase_seconds'].get(name, '')} | {_loads(load['before'])} | {_loads(load['after'])} |"
+            for name, load in meta.get("load_average", {}).items()
+        ],
         "",
         "## Targets",
         "",

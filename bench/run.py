@@ -74,6 +74,10 @@ def _machine() -> str:
     return f"{platform.system()} {platform.machine()}, {model}, {os.cpu_count()} cores, {memory:.0f} GiB"
 
 
+def _load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def _commit() -> str:
     command = ["git", "rev-parse", "--short", "HEAD"]  # git from PATH, as a developer runs it
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)  # noqa: S603
@@ -99,13 +103,18 @@ def _versions() -> dict[str, str]:
 def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "make bench") -> dict[str, Any]:
     """Measure everything in `mode`, write the results into `out`; the results."""
     phases: dict[str, float] = {}
+    # The 1, 5 and 15 minute load averages before and after each section: other work on the
+    # machine shows here, whatever the figures say.
+    load: dict[str, dict[str, list[float]]] = {}
 
     def phase(name: str, action: Callable[[], T]) -> T:
         logger.info("%s ...", name)
+        load[name] = {"before": _load_average()}
         started = time.perf_counter()
         value = action()
         phases[name] = round(time.perf_counter() - started, 1)
-        logger.info("%s done in %.1f s", name, phases[name])
+        load[name]["after"] = _load_average()
+        logger.info("%s done in %.1f s, load average %s -> %s", name, phases[name], *load[name].values())
         return value
 
     started = time.perf_counter()
@@ -166,6 +175,7 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             "postgres": postgres,
             "versions": _versions(),
             "phase_seconds": phases,
+            "load_average": load,
             "total_seconds": round(time.perf_counter() - started, 1),
         },
         "targets": judge(figures),

@@ -22,7 +22,13 @@ def test_a_tiny_run_writes_every_figure_and_target(server_url: str, tmp_path: Pa
 
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["targets"] == results["targets"]
-    assert (tmp_path / "results.md").read_text().startswith("# Benchmark results")
+    markdown = (tmp_path / "results.md").read_text()
+    assert markdown.startswith("# Benchmark results")
+    load = results["meta"]["load_average"]
+    assert set(load) == set(results["meta"]["phase_seconds"])
+    for name, before_after in load.items():
+        assert len(before_after["before"]) == len(before_after["after"]) == 3
+        assert f"| {name} |" in markdown
     for plot in ("warm_latency.png", "cold_start.png", "http_throughput.png"):
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG")
 
