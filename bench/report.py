@@ -127,7 +127,14 @@ def markdown(results: dict[str, Any]) -> str:
             messages = " ".join(f"{kind}{count}" for kind, count in found["client_messages"].items())
             cells.append(f"{found['round_trips']} ({messages})")
         lines.append(f"| {operation} | " + " | ".join(cells) + " |")
-    lines += ["", "## HTTP throughput (requests/s; latency ms p50 / p99)", ""]
+    lines += [
+        "",
+        "## HTTP throughput (requests/s; latency ms p50 / p99)",
+        "",
+        "wrk with bench/wrk.lua for every server; uvicorn's listening socket has TCP_NODELAY",
+        "(bench/baselines/serve.py, docs/performance.md). Several rounds: the mean rate, the median round's latency.",
+        "",
+    ]
     http = figures["http"]
     lines += [
         "| server | operation | concurrency | req/s | p50 | p99 | failures |",
