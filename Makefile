@@ -25,10 +25,11 @@ PYTHON313 ?= $(shell for p in python3.13 $(sort $(wildcard $(PYENV_ROOT)/version
 	then command -v "$$p"; break; fi; done)
 TEMPLATES := template.yaml infra/database.yaml infra/github-oidc.yaml
 
-.PHONY: help venv bench-venv run test lint format migrate validate bench bench-check smoke package params clean
+.PHONY: help venv bench-venv run db test lint format migrate validate bench bench-check smoke package params clean
 
 help:
 	@echo "make run    - serve the API on http://127.0.0.1:3000 with an embedded PostgreSQL (HOST, PORT, ARGS)"
+	@echo "make db     - the embedded PostgreSQL on TCP too, and .local/sam-env.json for sam local in Docker (ARGS)"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
@@ -104,6 +105,12 @@ test: lint validate
 # e.g. `make run ARGS="--env-vars env.json"` (see `$(PY) -m local serve --help`).
 run: venv
 	$(PY) -m local serve $(ARGS)
+
+# For `sam local` with Docker (docs/sam-local.md): the embedded PostgreSQL on TCP too, with
+# passwords, and the --env-vars file pointing the functions at it, until Ctrl-C. ARGS passes more
+# flags, e.g. `make db ARGS="--port 6543"` (see `$(PY) -m local db --help`).
+db: venv
+	$(PY) -m local db $(ARGS)
 
 migrate: venv
 	$(PY) -m local.devdb.apply_migrations

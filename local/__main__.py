@@ -1,16 +1,25 @@
-"""Command line of the local runtime: `python -m local serve`, `invoke` and `token`."""
+"""Command line of the local runtime: `python -m local serve`, `invoke`, `token` and `db`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from local.devdb.database import DEFAULT_DATA_DIR, dev_database
+from local.devdb.database import DEFAULT_DATA_DIR, CannotListen, ServerInUse, dev_database
+from local.devdb.tcp_access import (
+    DEFAULT_PORT,
+    DOCKER_BRIDGE,
+    DOCKER_DESKTOP_HOST,
+    DbOptions,
+    serve_database,
+    stop_signals,
+)
 from local.emulator.invoke import invoke
 from local.gateway.http_server import Timeouts
 from local.gateway.jwt_auth import load_api_auth, mint_token
@@ -82,7 +91,59 @@ def _parser() -> argparse.ArgumentParser:
     token_cmd.add_argument("user_id", help="the user the token is for")
     token_cmd.add_argument("--claim", default="sub", help="the claim holding the user id (default sub)")
     token_cmd.add_argument("--expires-in", type=int, default=3600, help="seconds until it expires (default 3600)")
+
+    db_cmd = commands.add_parser(
+        "db", help="serve the embedded PostgreSQL on TCP too, for sam local's Docker containers (make db)"
+    )
+    db_cmd.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="embedded PostgreSQL's data folder")
+    db_cmd.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    db_cmd.add_argument(
+        "--listen",
+        type=_addresses,
+        metavar="ADDRESS[,ADDRESS...]",
+        help=f"addresses to listen on, '*' for all (default: 127.0.0.1 and {DOCKER_BRIDGE}'s address if any)",
+    )
+    db_cmd.add_argument(
+        "--container-host",
+        help=f"how containers reach this machine (default: {DOCKER_BRIDGE}'s address, else {DOCKER_DESKTOP_HOST})",
+    )
+    db_cmd.add_argument(
+        "--env-file", type=Path, help="the --env-vars file to write (default: sam-env.json beside the data folder)"
+    )
     return parser
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    """IP addresses, `localhost` or `*`: nothing else reaches PostgreSQL's command line."""
+    addresses = tuple(part.strip() for part in text.split(",") if part.strip())
+    for address in addresses:
+        if address not in ("*", "localhost"):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"not an IP address, localhost or *: {address!r}") from None
+    if not addresses:
+        raise argparse.ArgumentTypeError("expected at least one address")
+    return addresses
+
+
+def _db(args: argparse.Namespace) -> int:
+    options = DbOptions(
+        data_dir=args.data_dir.resolve(),
+        port=args.port,
+        listen=args.listen,
+        container_host=args.container_host,
+        env_file=args.env_file,
+    )
+    if os.environ.get("DATABASE_URL"):
+        emit("DATABASE_URL is ignored: make db serves the embedded PostgreSQL")
+    with stop_signals() as stop:
+        try:
+            serve_database(options, stop)
+        except (ServerInUse, CannotListen) as exc:
+            emit(str(exc))
+            return 2
+    return 0
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -110,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return _token(args)
+    if args.command == "db":
+        return _db(args)
     database_url = os.environ.get("DATABASE_URL") or None
     if args.command == "serve":
         options = ServeOptions(

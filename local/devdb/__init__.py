@@ -5,4 +5,6 @@
 - apply_migrations: `make migrate` (`python -m local.devdb.apply_migrations`)
 - pgwire: a protocol relay in front of it that records, counts round trips and injects faults
   (tests and benchmarks)
+- tcp_access: `make db` (`python -m local db`), the embedded server on TCP with passwords for
+  `sam local`'s Docker containers, and the `--env-vars` file that points the functions at it
 """

