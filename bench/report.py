@@ -143,10 +143,10 @@ def markdown(results: dict[str, Any]) -> str:
     for server, by_operation in http.items():
         for operation, by_concurrency in by_operation.items():
             for concurrency, found in by_concurrency.items():
-                latency = found["latency_ms"]
+                latency = found["latency_ms"] or {"median": None, "p99": None}  # None: nothing answered
                 lines.append(
-                    f"| {server} | {operation} | {concurrency} | {found['rps']:.0f} | {latency['median']:.2f} | "
-                    f"{latency['p99']:.2f} | {found['failures']} |"
+                    f"| {server} | {operation} | {concurrency} | {found['rps']:.0f} | {_number(latency['median'])} | "
+                    f"{_number(latency['p99'])} | {found['failures']} |"
                 )
     memory = figures["memory_mib"]
     lines += ["", "## Peak RSS of one warm process (MiB)", "", "| process | MiB |", "| --- | ---: |"]

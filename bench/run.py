@@ -162,8 +162,9 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
                 rounds=mode.http_rounds,
             ),
         )
-    http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]["median"]
-    figures["local_runtime_overhead_ms"] = http_get - figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
+    http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]  # None: nothing answered
+    in_process_ms = figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
+    figures["local_runtime_overhead_ms"] = http_get["median"] - in_process_ms if http_get else float("inf")
     results = {
         "meta": {
             "mode": mode.as_dict(),

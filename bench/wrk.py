@@ -55,7 +55,8 @@ def measure(  # noqa: PLR0917  # one wrk run is these values
     latency = found["latency_us"]
     return {
         "requests": found["requests"],
-        "failures": found["unexpected_status"] + found["socket_errors"],
+        # No answer at all in the run counts as a failure of every connection, not as none.
+        "failures": found["unexpected_status"] + found["socket_errors"] + (0 if found["requests"] else concurrency),
         "rps": found["requests"] / (found["duration_us"] / 1e6),
         "latency_ms": {"median": latency["p50"] / 1e3, "p99": latency["p99"] / 1e3, "mean": latency["mean"] / 1e3},
     }
