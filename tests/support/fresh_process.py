@@ -32,6 +32,14 @@ def invoke_in_fresh_process(
     calls: Sequence[tuple[str, dict[str, Any]]], env: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """Run each (function, event) in one new process with `env` over this one's environment."""
+    outcomes, _ = invoke_in_fresh_process_with_output(calls, env)
+    return outcomes
+
+
+def invoke_in_fresh_process_with_output(
+    calls: Sequence[tuple[str, dict[str, Any]]], env: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """As invoke_in_fresh_process, with the lines the handlers printed (logs, EMF metrics)."""
     result = subprocess.run(
         [sys.executable, "-c", _SCRIPT],
         input=json.dumps(list(calls)),
@@ -43,8 +51,9 @@ def invoke_in_fresh_process(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    outcomes: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
-    return outcomes
+    *printed, last = result.stdout.strip().splitlines()
+    outcomes: list[dict[str, Any]] = json.loads(last)
+    return outcomes, printed
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -93,6 +93,8 @@ class Settings(BaseModel):
     # Keys the MAC on list cursors; a deployment should set its own (CURSOR_SECRET).
     cursor_secret: SecretStr = SecretStr("tasks-api/cursor/v1")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After on 503 responses")
+    # CloudWatch namespace of the functions' metrics (EMF); the template sets it per stack.
+    metrics_namespace: str = Field(default="TasksApi", min_length=1, max_length=255)
     # How long an Idempotency-Key and its answer are kept (API.md: 24 hours by default).
     idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
 
@@ -123,6 +125,7 @@ class Settings(BaseModel):
             "cursor_secret": "CURSOR_SECRET",
             "retry_after_s": "RETRY_AFTER_SECONDS",
             "idempotency_key_ttl_s": "IDEMPOTENCY_KEY_TTL_SECONDS",
+            "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
         }
 
         def given(names: Mapping[str, str]) -> dict[str, object]:
