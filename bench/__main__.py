@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .modes import MODES
 from .report import verdict
@@ -33,11 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     for target in results["targets"]:
         out.write(
-            f"{verdict(target['pass']):>8}  {target['name']}: {target['value']:.3g} {target['unit']} "
-            f"(goal {target['goal']})\n"
+            f"{verdict(target['pass'], target.get('within_noise', False)):>18}  {target['name']}: "
+            f"{target['value']:.3g} {target['unit']} (goal {target['goal']}{_interval(target)})\n"
         )
     out.write(f"Results in {args.out} ({results['meta']['total_seconds']} s)\n")
     return 0
+
+
+def _interval(target: dict[str, Any]) -> str:
+    low_high = target.get("interval")
+    return f"; 95% interval {low_high[0]:.3g}-{low_high[1]:.3g}" if low_high else ""
 
 
 if __name__ == "__main__":

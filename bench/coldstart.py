@@ -17,7 +17,7 @@ from typing import Any
 
 from local.template import PROJECT_ROOT, Function, load_functions
 
-from .stats import summary
+from .stats import median_ratio, summary
 from .workload import FUNCTION_OPERATION, OPERATIONS, Request, floor_statement, request, spare_tasks
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -71,7 +71,8 @@ def _run(spec: dict[str, Any], environment: Mapping[str, str], folder: Path) -> 
 def cold_starts(
     conninfo: str, environment: Mapping[str, str], task_id: int, functions: tuple[str, ...], samples: int
 ) -> dict[str, Any]:
-    """Per function and contender: import, first invocation, their sum and wall time (ms)."""
+    """Per function and contender: import, first invocation, their sum and wall time (ms); and
+    ours to the lambdalith, the target's ratio, with its bootstrap interval."""
     template = load_functions(parameters={"DatabaseUrl": conninfo})
     deletes = iter(spare_tasks(conninfo, len(KINDS) * (samples + 1) * functions.count("DeleteTaskFunction")))
     results: dict[str, Any] = {}
@@ -90,6 +91,11 @@ def cold_starts(
                     if sample:
                         figures[kind].append(found)
             results[logical_id] = {kind: _summaries(values) for kind, values in figures.items()}
+            # The target's ratio with its interval, each round's ours and lambdalith paired.
+            results[logical_id]["ratio_to_lambdalith"] = median_ratio(
+                [s["import_and_first_invocation_s"] for s in figures["ours"]],
+                [[s["import_and_first_invocation_s"] for s in figures["lambdalith"]]],
+            )
     return results
 
 

@@ -15,68 +15,84 @@ from typing import Any
 
 from local.devdb.pgwire import Relay
 
-from .contenders import Contender, all_contenders
-from .stats import summary
-from .workload import OPERATIONS
+from .contenders import FLOORS, Contender, all_contenders
+from .stats import median_ratio, summary
+from .workload import WARM_OPERATIONS, Tasks, base_operation
 
 
-def _run_once(contender: Contender, operation: str, task_id: int) -> tuple[float, int | None]:
-    call = contender.prepare(operation, task_id)
+def _run_once(contender: Contender, operation: str, tasks: Tasks) -> float:
+    """Run one operation on the tasks it targets, check it and record what it answered; seconds."""
+    call = contender.prepare(operation, *tasks.target(operation))
     start = time.perf_counter()
     result = call()
     elapsed = time.perf_counter() - start
-    return elapsed, contender.check(operation, result)
+    tasks.record(operation, contender.check(operation, result))
+    return elapsed
 
 
 def warm_latency(conninfo: str, task_id: int, repetitions: int, warm_up: int) -> dict[str, Any]:
-    """Median and p99 (microseconds) per contender and operation, measured interleaved.
+    """Median and p99 (microseconds) per contender and operation, measured interleaved, and the
+    ratios the targets judge, each with its bootstrap interval.
 
     Each repetition runs every operation once per contender, in a contender order that rotates,
-    so machine noise falls on all of them alike; delete removes the task that create made.
+    so machine noise falls on all of them alike; delete removes the task that create made, and
+    the guarded operations work on the one create_keyed made.
     """
     contenders = all_contenders(conninfo)
-    samples: dict[str, dict[str, list[float]]] = {c.name: {op: [] for op in OPERATIONS} for c in contenders}
+    samples = {c.name: {op: list[float]() for op in c.operations} for c in contenders}
     for repetition in range(warm_up + repetitions):
         shift = repetition % len(contenders)
         order = contenders[shift:] + contenders[:shift]
-        created: dict[str, int] = {}
-        for operation in OPERATIONS:
+        tasks = {c.name: Tasks(task_id, {}) for c in contenders}
+        for operation in WARM_OPERATIONS:
             for contender in order:
-                target = created[contender.name] if operation == "delete" else task_id
-                elapsed, new_id = _run_once(contender, operation, target)
-                if new_id is not None:
-                    created[contender.name] = new_id
+                if operation not in contender.operations:
+                    continue
+                elapsed = _run_once(contender, operation, tasks[contender.name])
                 if repetition >= warm_up:
                     samples[contender.name][operation].append(elapsed)
-    return {name: {op: summary(values) for op, values in ops.items()} for name, ops in samples.items()}
+    return {
+        "latency_us": {name: {op: summary(values) for op, values in ops.items()} for name, ops in samples.items()},
+        "ratios": _ratios(samples),
+    }
 
 
-def _on_the_wire(
-    wire: Relay, contender: Contender, operation: str, task_id: int
-) -> tuple[int | None, int, Counter[str]]:
-    """Run one operation; the id it created, its round trips and the client's messages by type."""
+def _ratios(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, Any]]:
+    """Per operation, ours to the floor (the faster binding's) and to the lambdalith's plain
+    operation: the ratio of medians and its interval from the paired repetitions."""
+    ratios = {}
+    for operation in WARM_OPERATIONS:
+        ours = samples["ours"][operation]
+        floors = [samples[name][operation] for name in FLOORS]
+        ratios[operation] = {
+            "floor": median_ratio(ours, floors),
+            "lambdalith": median_ratio(ours, [samples["lambdalith"][base_operation(operation)]]),
+        }
+    return ratios
+
+
+def _on_the_wire(wire: Relay, contender: Contender, operation: str, tasks: Tasks) -> tuple[int, Counter[str]]:
+    """Run one operation; its round trips and the client's messages by type."""
     trips, sent = wire.round_trips, len(wire.messages())
-    _, new_id = _run_once(contender, operation, task_id)
+    _run_once(contender, operation, tasks)
     # Typed messages only: not the untyped startup and encryption requests of a new connection.
     messages = Counter(message.kind for message in wire.messages()[sent:] if message.kind)
-    return new_id, wire.round_trips - trips, messages
+    return wire.round_trips - trips, messages
 
 
 def round_trips(conninfo: str, task_id: int, samples: int) -> dict[str, Any]:
     """Round trips and client messages per contender and operation on a warm connection."""
-    operations = (*OPERATIONS, "health")
     with Relay(conninfo) as wire:
         contenders = all_contenders(wire.conninfo)
         found: dict[str, dict[str, Any]] = {c.name: {} for c in contenders}
         for contender in contenders:
+            operations = [op for op in (*WARM_OPERATIONS, "health") if op in (*contender.operations, "health")]
             counts: dict[str, list[int]] = {op: [] for op in operations}
             messages: dict[str, dict[str, int]] = {}
             for sample in range(samples + 1):  # the first warms the connection and is not counted
-                created = task_id
+                tasks = Tasks(task_id, {})
                 for operation in operations:
-                    target = created if operation == "delete" else task_id
-                    new_id, trips, sent = _on_the_wire(wire, contender, operation, target)
-                    created = new_id if new_id is not None else created
+                    trips, sent = _on_the_wire(wire, contender, operation, tasks)
                     if sample:
                         counts[operation].append(trips)
                         messages[operation] = dict(sorted(sent.items()))

@@ -21,7 +21,7 @@ class Mode:
     cold_samples: int  # fresh processes per function and contender
     cold_functions: tuple[str, ...]  # and the functions whose memory is measured
     memory_invocations: int  # warm invocations before peak RSS is read
-    http_seconds: float  # per server, operation and concurrency, per round
+    http_seconds: int  # per server, operation and concurrency, per round (wrk counts whole seconds)
     http_rounds: int
     http_concurrency: tuple[int, ...] = (1, 8, 32)
     sam_build: bool = True  # False: the layer's size is estimated from the installed packages
@@ -39,7 +39,7 @@ FULL = Mode(
     cold_samples=15,
     cold_functions=ALL_FUNCTIONS,
     memory_invocations=200,
-    http_seconds=2.0,
+    http_seconds=2,
     http_rounds=2,
 )
 QUICK = Mode(
@@ -50,7 +50,7 @@ QUICK = Mode(
     cold_samples=3,
     cold_functions=("CreateTaskFunction", "GetTaskFunction"),
     memory_invocations=20,
-    http_seconds=0.3,
+    http_seconds=1,
     http_rounds=1,
 )
 TINY = Mode(
@@ -61,7 +61,7 @@ TINY = Mode(
     cold_samples=1,
     cold_functions=("GetTaskFunction",),
     memory_invocations=2,
-    http_seconds=0.1,
+    http_seconds=1,
     http_rounds=1,
     http_concurrency=(1, 2),
     sam_build=False,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from .workload import OPERATIONS
+from .workload import WARM_OPERATIONS
 
 CONTENDER_LABELS = {
     "ours": "ours",
@@ -23,9 +24,27 @@ def _number(value: float | None, digits: int = 2) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
-def verdict(passed: bool) -> str:
-    """How a target's result is written: pass, or a failure that stands out."""
-    return "pass" if passed else "**fail**"
+def verdict(passed: bool, within_noise: bool = False) -> str:
+    """How a target's result is written: pass, or a failure that stands out; either "within
+    noise" when its bound lies inside the ratio's interval, so the next run may say otherwise."""
+    word = "pass" if passed else "**fail**"
+    return f"{word}, within noise" if within_noise else word
+
+
+def _cores() -> str:
+    return (
+        f"Load average before and after each section (the machine has {os.cpu_count()} cores; a load "
+        "above that means the contenders waited for a CPU, all alike since they are interleaved):"
+    )
+
+
+def _loads(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _interval(target: dict[str, Any]) -> str:
+    low_high = target.get("interval")
+    return f"{low_high[0]:.2f}-{low_high[1]:.2f}" if low_high else ""
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -37,24 +56,43 @@ def markdown(results: dict[str, Any]) -> str:
         f"Mode `{meta['mode']['name']}`, {meta['date']}, commit `{meta['commit']}`, {meta['machine']}, "
         f"Python {meta['python']}, PostgreSQL {meta['postgres']}. Reproduce: `{meta['command']}`.",
         "",
+        f"{_cores()}",
+        "",
+        "| section | seconds | load average before (1, 5, 15 min) | after |",
+        "| --- | ---: | --- | --- |",
+        *[
+            f"| {name} | {meta['phase_seconds'].get(name, '')} | {_loads(load['before'])} | {_loads(load['after'])} |"
+            for name, load in meta.get("load_average", {}).items()
+        ],
+        "",
         "## Targets",
         "",
-        "| target | value | goal | result | detail |",
-        "| --- | ---: | --- | --- | --- |",
+        "A ratio's interval is its 95% bootstrap interval over the run's paired repetitions; when",
+        'the bound lies inside it, the verdict says "within noise": another run may give the other.',
+        "",
+        "| target | value | 95% interval | goal | result | detail |",
+        "| --- | ---: | ---: | --- | --- | --- |",
     ]
     for target in results["targets"]:
         value = f"{_number(target['value'])} {target['unit']}"
-        result = verdict(target["pass"])
-        lines.append(f"| {target['name']} | {value} | {target['goal']} | {result} | {target['detail']} |")
+        result = verdict(target["pass"], target.get("within_noise", False))
+        lines.append(
+            f"| {target['name']} | {value} | {_interval(target)} | {target['goal']} | {result} | {target['detail']} |"
+        )
     warm = figures["warm_latency_us"]
     names = list(warm)
     lines += ["", "## Warm latency in-process (us, median / p99)", ""]
     lines += [
+        "The lambdalith has no Idempotency-Key or ETags: n/a for those variants.",
+        "",
         "| operation | " + " | ".join(CONTENDER_LABELS[n] for n in names) + " |",
         "| --- |" + " ---: |" * len(names),
     ]
-    for operation in OPERATIONS:
-        cells = [f"{warm[n][operation]['median']:.0f} / {warm[n][operation]['p99']:.0f}" for n in names]
+    for operation in WARM_OPERATIONS:
+        cells = [
+            f"{warm[n][operation]['median']:.0f} / {warm[n][operation]['p99']:.0f}" if operation in warm[n] else "n/a"
+            for n in names
+        ]
         lines.append(f"| {operation} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -79,14 +117,24 @@ def markdown(results: dict[str, Any]) -> str:
         "| operation | " + " | ".join(CONTENDER_LABELS[n] for n in trips) + " |",
         "| --- |" + " --- |" * len(trips),
     ]
-    for operation in next(iter(trips.values())):
+    for operation in trips["ours"]:
         cells = []
         for name in trips:
-            found = trips[name][operation]
+            found = trips[name].get(operation)
+            if found is None:
+                cells.append("n/a")
+                continue
             messages = " ".join(f"{kind}{count}" for kind, count in found["client_messages"].items())
             cells.append(f"{found['round_trips']} ({messages})")
         lines.append(f"| {operation} | " + " | ".join(cells) + " |")
-    lines += ["", "## HTTP throughput (requests/s; latency ms p50 / p99)", ""]
+    lines += [
+        "",
+        "## HTTP throughput (requests/s; latency ms p50 / p99)",
+        "",
+        "wrk with bench/wrk.lua for every server; uvicorn's listening socket has TCP_NODELAY",
+        "(bench/baselines/serve.py, docs/performance.md). Several rounds: the mean rate, the median round's latency.",
+        "",
+    ]
     http = figures["http"]
     lines += [
         "| server | operation | concurrency | req/s | p50 | p99 | failures |",
@@ -95,10 +143,10 @@ def markdown(results: dict[str, Any]) -> str:
     for server, by_operation in http.items():
         for operation, by_concurrency in by_operation.items():
             for concurrency, found in by_concurrency.items():
-                latency = found["latency_ms"]
+                latency = found["latency_ms"] or {"median": None, "p99": None}  # None: nothing answered
                 lines.append(
-                    f"| {server} | {operation} | {concurrency} | {found['rps']:.0f} | {latency['median']:.2f} | "
-                    f"{latency['p99']:.2f} | {found['failures']} |"
+                    f"| {server} | {operation} | {concurrency} | {found['rps']:.0f} | {_number(latency['median'])} | "
+                    f"{_number(latency['p99'])} | {found['failures']} |"
                 )
     memory = figures["memory_mib"]
     lines += ["", "## Peak RSS of one warm process (MiB)", "", "| process | MiB |", "| --- | ---: |"]
@@ -127,16 +175,18 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
 
     warm = figures["warm_latency_us"]
     names = list(warm)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.8 / len(names)
     for index, name in enumerate(names):
-        xs = [op + (index - (len(names) - 1) / 2) * width for op in range(len(OPERATIONS))]
-        medians = [warm[name][op]["median"] for op in OPERATIONS]
-        p99 = [warm[name][op]["p99"] - warm[name][op]["median"] for op in OPERATIONS]
+        served = [n for n, op in enumerate(WARM_OPERATIONS) if op in warm[name]]  # the lambdalith: not all
+        xs = [n + (index - (len(names) - 1) / 2) * width for n in served]
+        found = [warm[name][WARM_OPERATIONS[n]] for n in served]
+        medians = [f["median"] for f in found]
+        p99 = [f["p99"] - f["median"] for f in found]
         ax.bar(
             xs, medians, width, yerr=[[0] * len(p99), p99], capsize=2, label=CONTENDER_LABELS[name], color=COLORS[name]
         )
-    ax.set_xticks(range(len(OPERATIONS)), OPERATIONS)
+    ax.set_xticks(range(len(WARM_OPERATIONS)), [op.replace("_", "\n", 1) for op in WARM_OPERATIONS], fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("microseconds (median, whisker to p99)")
     ax.set_title("Warm latency per operation, in-process" + title_suffix)

@@ -74,6 +74,10 @@ def _machine() -> str:
     return f"{platform.system()} {platform.machine()}, {model}, {os.cpu_count()} cores, {memory:.0f} GiB"
 
 
+def _load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def _commit() -> str:
     command = ["git", "rev-parse", "--short", "HEAD"]  # git from PATH, as a developer runs it
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)  # noqa: S603
@@ -99,13 +103,18 @@ def _versions() -> dict[str, str]:
 def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "make bench") -> dict[str, Any]:
     """Measure everything in `mode`, write the results into `out`; the results."""
     phases: dict[str, float] = {}
+    # The 1, 5 and 15 minute load averages before and after each section: other work on the
+    # machine shows here, whatever the figures say.
+    load: dict[str, dict[str, list[float]]] = {}
 
     def phase(name: str, action: Callable[[], T]) -> T:
         logger.info("%s ...", name)
+        load[name] = {"before": _load_average()}
         started = time.perf_counter()
         value = action()
         phases[name] = round(time.perf_counter() - started, 1)
-        logger.info("%s done in %.1f s", name, phases[name])
+        load[name]["after"] = _load_average()
+        logger.info("%s done in %.1f s, load average %s -> %s", name, phases[name], *load[name].values())
         return value
 
     started = time.perf_counter()
@@ -136,7 +145,8 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             "repetitions": mode.warm_repetitions,
             "warm_up": mode.warm_up,
         }
-        figures["warm_latency_us"] = phase("warm latency", lambda: _in_worker("warm", options))
+        warm = phase("warm latency", lambda: _in_worker("warm", options))
+        figures["warm_latency_us"], figures["warm_ratios"] = warm["latency_us"], warm["ratios"]
         figures["cold_start"] = phase(
             "cold start",
             lambda: coldstart.cold_starts(conninfo, env, task_id, mode.cold_functions, mode.cold_samples),
@@ -153,8 +163,9 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             ),
         )
         figures["snapstart"] = phase("snapstart", lambda: snapstart.measure_all(mode.name, conninfo, task_id))
-    http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]["median"]
-    figures["local_runtime_overhead_ms"] = http_get - figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
+    http_get = figures["http"][httpbench.LOCAL_RUNTIME]["get"]["1"]["latency_ms"]  # None: nothing answered
+    in_process_ms = figures["warm_latency_us"]["ours"]["get"]["median"] / 1000
+    figures["local_runtime_overhead_ms"] = http_get["median"] - in_process_ms if http_get else float("inf")
     results = {
         "meta": {
             "mode": mode.as_dict(),
@@ -166,6 +177,7 @@ def run(mode: Mode, out: Path, server_url: str | None = None, command: str = "ma
             "postgres": postgres,
             "versions": _versions(),
             "phase_seconds": phases,
+            "load_average": load,
             "total_seconds": round(time.perf_counter() - started, 1),
         },
         "targets": judge(figures),
