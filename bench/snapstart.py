@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local import debian_packages
 from local.emulator.pool import Worker
 from local.emulator.snapshot import Snapshot
 from local.server_process import ServerProcess, serve_command
@@ -154,12 +154,10 @@ def requests(task_id: int) -> list[Request]:
 
 def _wrk() -> str | None:
     """wrk's path, installed with apt-get if missing (None where that is not possible)."""
-    found = shutil.which("wrk")
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        logger.info("installing wrk (apt-get install wrk)")
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, check=False)  # noqa: S607
-        found = shutil.which("wrk")
-    return found
+    try:
+        return debian_packages.ensure_installed("wrk")
+    except (RuntimeError, subprocess.SubprocessError, OSError):
+        return None
 
 
 # wrk counts every status outside 2xx and 3xx as "Non-2xx", the delete's expected 404s too. The

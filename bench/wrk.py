@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from local import debian_packages
 
 SCRIPT = Path(__file__).with_name("wrk.lua")
 RESULT = "WRK_RESULT "
@@ -21,21 +22,7 @@ RESULT = "WRK_RESULT "
 
 def ensure_installed() -> str:
     """The wrk binary, installed from Debian's packages if it is not there yet."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise RuntimeError("wrk is not installed and installing it needs root (apt-get install wrk)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
-    ):
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)  # noqa: S603
-    found = shutil.which("wrk")
-    if not found:
-        raise RuntimeError("wrk was installed but is not on PATH")
-    return found
+    return debian_packages.ensure_installed("wrk")
 
 
 def measure(  # noqa: PLR0917  # one wrk run is these values

@@ -7,6 +7,7 @@ Three parts, each a package, and what joins them:
 - template.py: template.yaml read as SAM and CloudFormation would (routes, functions, Globals)
 - server.py: `serve`, which starts the three; output.py: what the terminal shows
 - server_process.py: a server in a child process, started and waited for (tests, benchmarks)
+- debian_packages.py: pgbouncer, wrk and chromium installed when missing (tests, benchmarks)
 - __main__.py: the command line
 
 Nothing in functions/ or layers/ imports this package.

