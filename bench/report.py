@@ -96,7 +96,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {operation} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "## Cold start (ms, median): import + first invocation (import + first invocation); CPU; wall",
+        "## Cold start (ms, median): total (import + first invocation); CPU; wall",
         "",
         "CPU is the process's CPU time up to the end of its first invocation; wall is spawn to exit.",
         "",
