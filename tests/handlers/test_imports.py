@@ -42,6 +42,8 @@ ALLOWED = {
     # see whether it may add its user agent to boto sessions: the package's __init__ only
     # (logging, os, re; about 1 ms). None of botocore's submodules may follow (below).
     "botocore": "the bare package, probed by Powertools' user-agent module",
+    # One module of a few functions; Lambda's Python runtimes include it (never in the layer).
+    "snapshot_restore_py": "SnapStart's runtime hooks, which tasks_core/snapstart.py registers",
 }
 FORBIDDEN = (
     "boto3",

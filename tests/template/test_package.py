@@ -6,6 +6,7 @@ Everything runs offline: `sam package` uploads into moto's server standing in fo
 from __future__ import annotations
 
 import copy
+import difflib
 import glob
 import io
 import json
@@ -56,18 +57,14 @@ def without_code_locations(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_same_template(built: dict[str, Any], source: dict[str, Any]) -> None:
-    """Equal templates, or a failure that names the sections and resources that differ."""
-    differing = {
-        f"{section}.{name}": (built.get(section, {}).get(name), source.get(section, {}).get(name))
-        for section in ("Resources", "Parameters", "Outputs", "Conditions", "Rules")
-        for name in {*built.get(section, {}), *source.get(section, {})}
-        if built.get(section, {}).get(name) != source.get(section, {}).get(name)
-    }
-    others = {
-        key for key in {*built, *source} if key not in ("Resources", "Parameters", "Outputs", "Conditions", "Rules")
-    }
-    differing |= {key: (built.get(key), source.get(key)) for key in others if built.get(key) != source.get(key)}
-    assert not differing, json.dumps(differing, indent=1, default=str)[:4000]
+    """Equal templates, or a failure with a unified diff of the two as JSON."""
+    if built == source:
+        return
+    built_lines, source_lines = (
+        json.dumps(template, indent=1, sort_keys=True, default=str).splitlines() for template in (built, source)
+    )
+    diff = difflib.unified_diff(built_lines, source_lines, "built", "source", lineterm="", n=3)
+    pytest.fail("the built template differs from template.yaml:\n" + "\n".join(diff))
 
 
 def artifact_hash(template: dict[str, Any]) -> str:
