@@ -7,7 +7,6 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -17,6 +16,7 @@ from psycopg import sql
 from local.devdb.database import scratch_database
 from tasks_core.migrate import available_migrations
 from tests.support.fresh_process import invoke_in_fresh_process
+from tests.support.http_stub import HttpStub, QuietHandler
 
 
 class ResponseUrl:
@@ -27,25 +27,19 @@ class ResponseUrl:
         self.content_types: list[str | None] = []
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
+        class Handler(QuietHandler):
+            def do_PUT(self) -> None:  # noqa: N802  # http.server calls it by this name
                 length = int(self.headers["Content-Length"])
                 recorder.answers.append(json.loads(self.rfile.read(length)))
                 recorder.content_types.append(self.headers.get("Content-Type"))
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output quiet
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response?X-Amz-Signature=abc"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.stub = HttpStub(Handler)
+        self.url = f"{self.stub.base_url}/response?X-Amz-Signature=abc"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.close()
 
 
 @pytest.fixture

@@ -9,26 +9,15 @@ not), each running the after-restore hooks.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from local.template import PROJECT_ROOT, Function
-
-API_FUNCTIONS = (
-    "CreateTaskFunction",
-    "ListTasksFunction",
-    "GetTaskFunction",
-    "UpdateTaskFunction",
-    "DeleteTaskFunction",
-    "HealthFunction",
-)
+from tests.support.contract import API_FUNCTIONS
+from tests.support.fresh_process import run_python
+from tests.support.http_stub import HttpStub, QuietHandler
 
 # Imports the API functions' handlers and runs the before-snapshot hooks; then, as the JSON on
 # stdin asks, forks "restored" environments and reports what the process and each fork hold.
@@ -117,18 +106,8 @@ sys.stdout.write("\n" + json.dumps(report) + "\n")
 
 def in_fresh_process(plan: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """Run the script with `plan` in a new process with `env` over the API functions' environment."""
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
-        input=json.dumps(plan),
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=PROJECT_ROOT,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    output = run_python(_SCRIPT, env, stdin=json.dumps(plan), timeout_s=180)
+    report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return report
 
 
@@ -145,8 +124,8 @@ class AwsEndpoint:
         self.requests: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802  # http.server calls it by this name
                 outer.requests.append(self.headers.get("X-Amz-Target", self.path))
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = b'{"__type": "AccessDeniedException", "message": "not here"}'
@@ -156,18 +135,12 @@ class AwsEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # the base's name
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.stub = HttpStub(Handler)
+        self.url = self.stub.base_url
 
     def close(self) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.close()
 
 
 @pytest.fixture
@@ -285,14 +258,4 @@ def test_without_snapshot_restore_py_the_handlers_work_and_register_nothing(url_
         "response = load_handler(function)(event, LambdaContext('HealthFunction', 128, 10))\n"
         "print(snapstart.prepare(load_module(function).app), response['statusCode'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **url_mode},
-        cwd=PROJECT_ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-2:] == ["False", "200"]
+    assert run_python(script, url_mode).split()[-2:] == ["False", "200"]

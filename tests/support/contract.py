@@ -21,6 +21,15 @@ API_ROUTES = {
     ("DELETE", "/users/{user_id}/tasks/{task_id}"),
     ("GET", "/health"),
 }
+# The functions of template.yaml that serve the API (one per operation, and /health).
+API_FUNCTIONS = (
+    "CreateTaskFunction",
+    "ListTasksFunction",
+    "GetTaskFunction",
+    "UpdateTaskFunction",
+    "DeleteTaskFunction",
+    "HealthFunction",
+)
 TASK_FIELDS = {"id", "title", "description", "completed", "user_id", "created_at", "updated_at"}
 
 

@@ -40,20 +40,25 @@ def invoke_in_fresh_process_with_output(
     calls: Sequence[tuple[str, dict[str, Any]]], env: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """As invoke_in_fresh_process, with the lines the handlers printed (logs, EMF metrics)."""
+    *printed, last = run_python(_SCRIPT, env, stdin=json.dumps(list(calls))).strip().splitlines()
+    outcomes: list[dict[str, Any]] = json.loads(last)
+    return outcomes, printed
+
+
+def run_python(script: str, env: Mapping[str, str], *, stdin: str = "", timeout_s: float = 120) -> str:
+    """Run `script` in a new interpreter in the project folder, `env` over this one's; its stdout."""
     result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
-        input=json.dumps(list(calls)),
+        [sys.executable, "-c", script],
+        input=stdin,
         capture_output=True,
         text=True,
         env={**os.environ, **env},
         cwd=PROJECT_ROOT,
-        timeout=120,
+        timeout=timeout_s,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    *printed, last = result.stdout.strip().splitlines()
-    outcomes: list[dict[str, Any]] = json.loads(last)
-    return outcomes, printed
+    return result.stdout
 
 
 def load_event(name: str) -> dict[str, Any]:

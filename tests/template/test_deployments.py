@@ -19,8 +19,9 @@ from moto import mock_aws
 from samtranslator.model.preferences.deployment_preference_collection import CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST
 
 from local.template import load_functions, load_template
+from tests.support.contract import API_FUNCTIONS
 from tests.template.sam import ACCOUNT, REGION, transformed
-from tests.template.test_stack import API_FUNCTIONS, BUCKET, IAM_MODE, SECRET_MODE, STACK_NAME, URL_MODE, packaged
+from tests.template.test_stack import BUCKET, IAM_MODE, SECRET_MODE, STACK_NAME, URL_MODE, packaged
 from tools.params import load_stage_configs
 
 HOOK = "PreTrafficCheckFunction"

@@ -16,9 +16,10 @@ import pytest
 from moto import mock_aws
 
 from local.template import PROJECT_ROOT, load_functions, load_template
+from tests.support.contract import API_FUNCTIONS
 from tests.template.sam import REGION
 from tests.template.test_deployments import HOOK, fingerprint_parameters, of_type, translate, versions
-from tests.template.test_stack import API_FUNCTIONS, BUCKET, IAM_MODE
+from tests.template.test_stack import BUCKET, IAM_MODE
 from tools.params import key_values
 
 TEMPLATE = load_template()

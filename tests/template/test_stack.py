@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from local.template import PROJECT_ROOT, Resolver, load_template
+from tests.support.contract import API_FUNCTIONS
 from tests.template.cloudformation import deployable_in_moto
 from tests.template.sam import ACCOUNT, REGION, transformed
 
@@ -29,14 +30,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+Alarm")
 
 STACK_NAME = "tasks-api-test"
 BUCKET = "tasks-api-artifacts"
-API_FUNCTIONS = [
-    "CreateTaskFunction",
-    "ListTasksFunction",
-    "GetTaskFunction",
-    "UpdateTaskFunction",
-    "DeleteTaskFunction",
-    "HealthFunction",
-]
 
 IAM_MODE = {
     "Stage": "test",
