@@ -65,6 +65,10 @@ async def launch(
 ) -> tuple[asyncio.subprocess.Process, socket.socket]:
     """Start `python -m local.emulator.worker` for the function; the process and our socket to it."""
     ours, theirs = socket.socketpair()
+    # Ctrl-C reaches the whole process group, and a worker ignores it (the gateway stops its
+    # workers). It starts with SIGINT blocked, so one that arrives while it is still importing
+    # does not end it with a KeyboardInterrupt traceback; worker.main ignores, then unblocks it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -87,6 +91,7 @@ async def launch(
         ours.close()
         raise
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
     return process, ours
 

@@ -174,8 +174,10 @@ def _invoke(handler: Handler, config: dict[str, Any], request: dict[str, Any]) -
 
 def main(argv: list[str]) -> None:
     """Entry point: `python -m local.emulator.worker CONFIG_JSON FD`."""
-    # Ctrl-C reaches the whole process group; the gateway decides when its workers stop.
+    # Ctrl-C reaches the whole process group; the gateway decides when its workers stop. SIGINT
+    # was blocked from the start (snapshot.launch): one sent since is dropped, not delivered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     config = json.loads(argv[1])
     with socket.socket(fileno=int(argv[2])) as sock:
         serve(config, sock)
