@@ -96,7 +96,7 @@ def test_field_errors_from_pydantic(error: dict[str, Any], expected: FieldError)
 def invoke(resolver: TaskResolver, method: str, path: str) -> dict[str, Any]:
     match = Router([Route(method, path, "Fn", "Event")]).match(method, path)
     event = build_event(method=method, raw_path=path, match=match, request_id="req-42")
-    result: dict[str, Any] = resolver.resolve(event, LambdaContext("Fn", 128, 3))  # type: ignore[arg-type]
+    result: dict[str, Any] = resolver.resolve(event, LambdaContext("Fn", 128, 3))
     return result
 
 

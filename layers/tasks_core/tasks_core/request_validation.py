@@ -15,7 +15,6 @@ time (docs/performance.md).
 
 from __future__ import annotations
 
-import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -24,7 +23,6 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Param, Path, Query
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .authorization import authorize
@@ -106,16 +104,17 @@ class RouteValidation:
         return cls(path, headers, query, body_parameter, body_model)
 
     def arguments(
-        self, event: BaseProxyEvent, path_values: Mapping[str, str], auth: Callable[[], AuthSettings]
+        self, event: Mapping[str, Any], path_values: Mapping[str, str], auth: Callable[[], AuthSettings]
     ) -> dict[str, Any]:
-        """The endpoint's arguments from one request, checked in the contract's order."""
-        # Powertools matches the raw (percent-encoded) path; API Gateway decodes parameters.
+        """The endpoint's arguments from one request (a payload 2.0 event), checked in the
+        contract's order. `path_values` are as matched in the raw, percent-encoded path.
+        """
         values = self.path.validate({name: unquote(value, errors="replace") for name, value in path_values.items()})
         if "user_id" in values:
-            authorize(event.raw_event, values["user_id"], auth())
+            authorize(event, values["user_id"], auth())
         if self.headers.fields:
             # Payload 2.0 headers are lower-cased already: the raw dict, not a case-insensitive copy.
-            values.update(self.headers.validate(event.raw_event.get("headers") or {}))
+            values.update(self.headers.validate(event.get("headers") or {}))
         if self.body_model is not None and self.body_parameter is not None:
             body = read_json_object(event)
             try:
@@ -123,22 +122,5 @@ class RouteValidation:
             except ValidationError as exc:
                 raise ValidationFailed(field_errors(exc.errors())) from None
         if self.query.fields:
-            values.update(self.query.validate(event.raw_event.get("queryStringParameters") or {}))
+            values.update(self.query.validate(event.get("queryStringParameters") or {}))
         return values
-
-
-def validated(
-    endpoint: Endpoint, current_event: Callable[[], BaseProxyEvent], auth: Callable[[], AuthSettings]
-) -> Endpoint:
-    """`endpoint` called with its arguments validated from the current event.
-
-    Powertools calls a route with the raw path parameters; the wrapper keeps the endpoint's
-    signature (`functools.wraps`), which is what Powertools reads to document the route.
-    """
-    validation = RouteValidation.of(endpoint)
-
-    @functools.wraps(endpoint)
-    def call_with_validated_arguments(**path_values: str) -> Any:
-        return endpoint(**validation.arguments(current_event(), path_values, auth))
-
-    return call_with_validated_arguments

@@ -15,13 +15,13 @@ from .repository import TaskRecord
 JSON = "application/json"
 
 
-def json_response(status: int, body: str | bytes, headers: Mapping[str, str] | None = None) -> Response[Any]:
+def json_response(status: int, body: str | bytes, headers: Mapping[str, str] | None = None) -> Response[str]:
     """A response whose body is already JSON text."""
     text = body.decode() if isinstance(body, bytes) else body
     return Response(status_code=status, content_type=JSON, body=text, headers=dict(headers or {}))
 
 
-def error_response(error: ApiError, request_id: str) -> Response[Any]:
+def error_response(error: ApiError, request_id: str) -> Response[str]:
     """The one place an error becomes a status, headers and body."""
     return json_response(error.status, json.dumps(error.body(request_id)), error.headers())
 
@@ -31,11 +31,26 @@ def user_path(user_id: str) -> str:
     return f"/users/{quote(user_id, safe='-._~@:+')}/tasks"
 
 
-def task_response(status: int, task: TaskRecord, headers: Mapping[str, str] | None = None) -> Response[Any]:
+def task_response(status: int, task: TaskRecord, headers: Mapping[str, str] | None = None) -> Response[str]:
     """One task: its JSON and its ETag."""
     return json_response(status, task.body, {"ETag": task.etag, **(headers or {})})
 
 
-def not_modified(task: TaskRecord) -> Response[Any]:
+def not_modified(task: TaskRecord) -> Response[str]:
     """304: the client's copy is current; the ETag and no body (RFC 9110, 15.4.5)."""
     return Response(status_code=304, body="", headers={"ETag": task.etag})
+
+
+def lambda_response(response: Response[str]) -> dict[str, Any]:
+    """What the function returns to API Gateway (payload 2.0): status, headers and a text body.
+
+    The shape Powertools' resolver returns for an HTTP API (no cookies, never base64: every
+    body here is JSON text or empty).
+    """
+    return {
+        "statusCode": response.status_code,
+        "body": response.body or "",
+        "isBase64Encoded": False,
+        "headers": dict(response.headers),
+        "cookies": [],
+    }
