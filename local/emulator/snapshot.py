@@ -68,7 +68,9 @@ async def launch(
     # Ctrl-C reaches the whole process group, and a worker ignores it (the gateway stops its
     # workers). It starts with SIGINT blocked, so one that arrives while it is still importing
     # does not end it with a KeyboardInterrupt traceback; worker.main ignores, then unblocks it.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # The fork happens before the first await, so unblocking (not restoring the mask) after it is
+    # right even when launches overlap: a restored mask could be another launch's blocked one.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -91,7 +93,7 @@ async def launch(
         ours.close()
         raise
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         theirs.close()
     return process, ours
 

@@ -59,3 +59,16 @@ def test_a_worker_ignores_ctrl_c_from_its_first_instant(tmp_path: Path) -> None:
     returncode, output = asyncio.run(interrupt_while_starting())
     assert returncode is None, output.decode(errors="replace")
     assert b"KeyboardInterrupt" not in output
+
+
+def test_overlapping_launches_leave_the_server_able_to_receive_ctrl_c(tmp_path: Path) -> None:
+    [function] = load_functions(_template(tmp_path)).values()
+
+    async def launch_three_at_once() -> None:
+        launched = await asyncio.gather(*(launch(function, asyncio.subprocess.DEVNULL) for _ in range(3)))
+        for process, ours in launched:
+            ours.close()
+            await process.wait()
+
+    asyncio.run(launch_three_at_once())
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
