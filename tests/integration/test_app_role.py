@@ -107,6 +107,17 @@ def test_the_role_may_do_nothing_else(database_urls: DatabaseUrls, statement: st
         conn.execute(statement)
 
 
+def test_only_the_role_may_call_the_apis_function(database_urls: DatabaseUrls) -> None:
+    # Migration 0005: PUBLIC may call a new function unless told otherwise.
+    with psycopg.connect(database_urls.owner) as conn:
+        callers = conn.execute(
+            "SELECT coalesce(nullif(a.grantee, 0)::regrole::text, 'PUBLIC'), a.privilege_type"
+            " FROM pg_proc p, aclexplode(p.proacl) a"
+            " WHERE p.proname = 'create_task_with_key' AND a.grantee <> p.proowner"
+        ).fetchall()
+    assert callers == [(DEFAULT_APP_ROLE, "EXECUTE")]
+
+
 def test_the_handlers_connect_as_the_role(api: InProcessApi, database_urls: DatabaseUrls) -> None:
     assert api.get("/health").status == 200  # the in-process functions keep their connection open
     with psycopg.connect(database_urls.owner) as conn:

@@ -7,7 +7,9 @@ import pytest
 
 from tasks_core import repository
 from tasks_core.db import Database
+from tasks_core.idempotency import fingerprint
 from tasks_core.models import Task, TaskCreate, TaskUpdate
+from tasks_core.repository import IdempotencyKey
 from tests.support.tasks import list_tasks
 
 TEXTS = [
@@ -31,6 +33,16 @@ def test_sql_json_is_what_pydantic_writes(db: Database, user_id: str, text: str)
         assert record.body == Task.model_validate_json(record.body).model_dump_json()
     [listed] = list_tasks(db, user_id, limit=1).tasks
     assert listed.model_dump_json() == updated.body
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
+def test_sql_json_of_a_create_with_a_key_is_what_pydantic_writes(db: Database, user_id: str, text: str) -> None:
+    # That body is written by migration 0005's function, apart from the other statements'.
+    task = TaskCreate(title=f"t {text} t", description=text)
+    key = IdempotencyKey(key="k", fingerprint=fingerprint(task), ttl_s=60)
+    created = repository.create_task(db, user_id, task, key).task
+    assert created.body == Task.model_validate_json(created.body).model_dump_json()
+    assert created == repository.get_task(db, user_id, created.id)  # the same text and tag as a read
 
 
 @pytest.mark.parametrize("description", [None, ""])

@@ -44,43 +44,14 @@ VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s)
 RETURNING t.id, {_etag("t")}, {_task_json("t")}
 """
 
-# Create with an Idempotency-Key, in one statement and one transaction:
-# - `task` is the new task as it will be stored: its id drawn from the identity sequence and its
-#   timestamps the transaction's now(), so its response can be written before the row exists;
-# - `claim` inserts the key with that response. A key held by a request still in flight makes
-#   this wait for it (the unique index), then find its row; an expired key is taken over, and a
-#   live one is left as it is (the no-op update only makes RETURNING give the stored row);
-# - `created` inserts the task only when the claim is ours (its task id is the one just drawn).
-# A key never exists without its task, nor a task without its key; a failure stores neither.
-CREATE_TASK_WITH_KEY = f"""
-WITH new_user AS (
-    INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
-),
-task AS (
-    SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, %(user_id)s::text AS user_id,
-           %(title)s::text AS title, %(description)s::text AS description, %(completed)s::boolean AS completed,
-           now() AS created_at, now() AS updated_at
-),
-claim AS (
-    INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id, etag, body, expires_at)
-    SELECT t.user_id, %(key)s, %(fingerprint)s, t.id, {_etag("t")}, {_task_json("t")},
-           now() + make_interval(secs => %(ttl_s)s)
-    FROM task t
-    ON CONFLICT (user_id, key) DO UPDATE SET
-        fingerprint = CASE WHEN k.expires_at > now() THEN k.fingerprint ELSE excluded.fingerprint END,
-        task_id = CASE WHEN k.expires_at > now() THEN k.task_id ELSE excluded.task_id END,
-        etag = CASE WHEN k.expires_at > now() THEN k.etag ELSE excluded.etag END,
-        body = CASE WHEN k.expires_at > now() THEN k.body ELSE excluded.body END,
-        expires_at = CASE WHEN k.expires_at > now() THEN k.expires_at ELSE excluded.expires_at END
-    RETURNING k.task_id, k.fingerprint, k.etag, k.body
-),
-created AS (
-    INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) OVERRIDING SYSTEM VALUE
-    SELECT t.id, t.user_id, t.title, t.description, t.completed, t.created_at, t.updated_at
-    FROM task t JOIN claim ON claim.task_id = t.id
-    RETURNING id
+# Create with an Idempotency-Key, in one statement: the key, its stored answer and the task
+# together, or none of them. The statement is a PL/pgSQL function of migration
+# 0005_create_task_with_key.sql, whose comment says how it works and why it is a function (its
+# plan is kept by the server; sent whole, it was planned anew on every call).
+CREATE_TASK_WITH_KEY = """
+SELECT * FROM create_task_with_key(
+    %(user_id)s, %(title)s, %(description)s, %(completed)s, %(key)s, %(fingerprint)s, %(ttl_s)s
 )
-SELECT claim.task_id, claim.fingerprint, claim.etag, claim.body, EXISTS (SELECT FROM created) FROM claim
 """
 
 GET_TASK = f"""
