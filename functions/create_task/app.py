@@ -2,15 +2,13 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
-
 from tasks_core import environment, idempotency, repository
 from tasks_core.models import IdempotencyKeyValue, Task, TaskCreate, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, LOCATION, REPLAYED, openapi_responses
+from tasks_core.params import Body, Header, Path
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import task_response, user_path
+from tasks_core.responses import Response, task_response, user_path
 from tasks_core.settings import get_settings
 
 app = TaskResolver()
@@ -32,7 +30,7 @@ def create_task(
         IdempotencyKeyValue | None,
         Header(alias="Idempotency-Key", description="Retries with this key create the task at most once"),
     ] = None,
-) -> Response[str]:
+) -> Response:
     key = idempotency.idempotency_key(idempotency_key, task, get_settings().idempotency_key_ttl_s)
     created = repository.create_task(environment.database(), user_id, task, key)
     headers = {"Location": f"{user_path(user_id)}/{created.task.id}"}

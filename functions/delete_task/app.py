@@ -2,15 +2,13 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
-
 from tasks_core import conditional, environment, repository
 from tasks_core.models import Message, TaskId, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import openapi_responses
+from tasks_core.params import Header, Path
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import json_response
+from tasks_core.responses import Response, json_response
 
 app = TaskResolver()
 DELETED = Message(message="Task deleted successfully").model_dump_json()
@@ -29,7 +27,7 @@ def delete_task(
     if_match: Annotated[
         str | None, Header(alias="If-Match", description="Delete only if the task's ETag is one of these (or *)")
     ] = None,
-) -> Response[str]:
+) -> Response:
     repository.delete_task(environment.database(), user_id, task_id, conditional.if_match_tags(if_match))
     return json_response(200, DELETED)
 

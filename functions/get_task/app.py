@@ -2,15 +2,13 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
-
 from tasks_core import conditional, environment, repository
 from tasks_core.models import Task, TaskId, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, openapi_responses
+from tasks_core.params import Header, Path
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import not_modified, task_response
+from tasks_core.responses import Response, not_modified, task_response
 
 app = TaskResolver()
 
@@ -28,7 +26,7 @@ def get_task(
     if_none_match: Annotated[
         str | None, Header(alias="If-None-Match", description="ETags of the client's copy, or *: 304 when current")
     ] = None,
-) -> Response[str]:
+) -> Response:
     task = repository.get_task(environment.database(), user_id, task_id)
     if conditional.none_match(if_none_match, task.etag):
         return not_modified(task)

@@ -1,13 +1,11 @@
 """GET /health: the function runs and the database answers."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from tasks_core import environment, repository
 from tasks_core.models import Health
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import openapi_responses
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import json_response
+from tasks_core.responses import Response, json_response
 
 app = TaskResolver()
 HEALTHY = Health(status="ok", database="ok").model_dump_json()
@@ -20,7 +18,7 @@ HEALTHY = Health(status="ok", database="ok").model_dump_json()
     tags=["health"],
     responses=openapi_responses(200, "The API and its database answer", Health, errors=(503,)),
 )
-def health() -> Response[str]:
+def health() -> Response:
     repository.ping(environment.database())
     return json_response(200, HEALTHY)
 

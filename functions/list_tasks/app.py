@@ -2,16 +2,14 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-
 from tasks_core import environment, pagination, repository
 from tasks_core.models import LIST_LIMIT_DEFAULT, CompletedFilter, ListLimit, Task, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import LINK, openapi_responses
 from tasks_core.pagination import Cursor
+from tasks_core.params import Path, Query
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import json_response, user_path
+from tasks_core.responses import Response, json_response, user_path
 
 app = TaskResolver()
 
@@ -28,7 +26,7 @@ def list_tasks(
     completed: Annotated[CompletedFilter | None, Query(description="Only tasks with this state")] = None,
     limit: Annotated[ListLimit, Query(description="Page size")] = LIST_LIMIT_DEFAULT,
     cursor: Annotated[Cursor | None, Query(description="From the previous page's Link, as it is")] = None,
-) -> Response[str]:
+) -> Response:
     key = environment.cursor_key()
     after_id = pagination.cursor_position(key, user_id, cursor)
     body, last_id = repository.list_tasks_json(

@@ -2,15 +2,13 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
-
 from tasks_core import conditional, environment, repository
 from tasks_core.models import Task, TaskId, TaskUpdate, UserId
 from tasks_core.observability import lambda_entrypoint
 from tasks_core.openapi_docs import ETAG, openapi_responses
+from tasks_core.params import Body, Header, Path
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import task_response
+from tasks_core.responses import Response, task_response
 
 app = TaskResolver()
 ROUTE = "/users/<user_id>/tasks/<task_id>"
@@ -27,7 +25,7 @@ def update_task(
     if_match: Annotated[
         str | None, Header(alias="If-Match", description="Change only if the task's ETag is one of these (or *)")
     ] = None,
-) -> Response[str]:
+) -> Response:
     task = repository.update_task(
         environment.database(), user_id, task_id, changes, conditional.if_match_tags(if_match)
     )

@@ -1,8 +1,14 @@
-"""The API's OpenAPI 3.1 document, merged from the Powertools resolvers of every function.
+"""The API's OpenAPI 3.1 document, written by Powertools from the routes every function declares.
 
 `python -m local.gateway.openapi --write` writes it to openapi.json at the project root (committed; a
 test fails when it drifts from the code). `python -m local.gateway.openapi [TEMPLATE]` prints it: the
 local runtime runs that in a subprocess, so handler modules are never imported into the gateway.
+
+Each function's TaskResolver holds its routes as Powertools' resolver would take them, with the
+markers of tasks_core.params (the functions do not import Powertools' event handler, for their
+cold start): `powertools_resolver` registers the same routes, markers translated argument for
+argument, on a Powertools resolver, whose OpenAPI generation does the rest. It never answers a
+request.
 
 Powertools adds a 422 response (HTTPValidationError) to every route when validation is on; this
 API answers validation errors with 400 (API.md), so those entries and their schemas are dropped.
@@ -11,17 +17,26 @@ A route's own 422 (create: idempotency_key_reused, an ErrorBody) stays.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 import tomllib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import Response as PowertoolsResponse
+from aws_lambda_powertools.event_handler.openapi import params as powertools_params
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 from local.emulator.loader import load_module
 from local.template import PROJECT_ROOT, TEMPLATE_PATH, load_functions
+from tasks_core import params
 from tasks_core.models import TASK_ID_MAX
+from tasks_core.request_validation import Endpoint
+from tasks_core.resolver import TaskResolver
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi.json"
 TITLE = "Task API"
@@ -48,8 +63,9 @@ def build_openapi(template: Path = TEMPLATE_PATH) -> dict[str, Any]:
         if not function.routes:
             continue  # not behind the API (the migrations custom resource)
         resolver = getattr(load_module(function), RESOLVER_ATTRIBUTE, None)
-        if resolver is not None and hasattr(resolver, "get_openapi_schema"):
-            merge.add_schema(resolver.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True))
+        if isinstance(resolver, TaskResolver):
+            schema = powertools_resolver(resolver).get_openapi_schema()
+            merge.add_schema(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
     document = merge.get_openapi_schema()
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
@@ -65,6 +81,42 @@ def build_openapi(template: Path = TEMPLATE_PATH) -> dict[str, Any]:
     for name in _POWERTOOLS_ONLY_SCHEMAS:
         schemas.pop(name, None)
     return document
+
+
+def powertools_resolver(resolver: TaskResolver) -> APIGatewayHttpResolver:
+    """A Powertools resolver with the routes of `resolver`, for its OpenAPI generation."""
+    documented = APIGatewayHttpResolver(enable_validation=False)
+    for route in resolver.routes:
+        documented.route(route.rule, route.method, **route.openapi)(_with_powertools_markers(route.endpoint))
+    return documented
+
+
+_MARKERS: dict[type[params.Param], Any] = {
+    params.Path: powertools_params.Path,
+    params.Header: powertools_params.Header,
+    params.Query: powertools_params.Query,
+    params.Body: powertools_params.Body,
+}
+
+
+def _with_powertools_markers(endpoint: Endpoint) -> Endpoint:
+    """`endpoint`'s signature as Powertools reads it: its markers, and its Response type."""
+    hints = typing.get_type_hints(endpoint, include_extras=True)
+    parameters = []
+    for parameter in inspect.signature(endpoint).parameters.values():
+        annotation = hints[parameter.name]
+        metadata = tuple(
+            _MARKERS[type(item)](**item.openapi) if isinstance(item, params.Param) else item
+            for item in annotation.__metadata__
+        )
+        parameters.append(parameter.replace(annotation=Annotated[(annotation.__origin__, *metadata)]))
+
+    @functools.wraps(endpoint)
+    def documented(**arguments: Any) -> Any:  # pragma: no cover - documents, never called
+        raise RuntimeError("a documentation stand-in; TaskResolver answers requests")
+
+    documented.__signature__ = inspect.Signature(parameters, return_annotation=PowertoolsResponse[str])  # type: ignore[attr-defined]
+    return documented
 
 
 def _integer_bounds(schema: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ LAYER = PROJECT_ROOT / "layers" / "tasks_core"
 ALLOWED = {
     "app": "the function's own module",
     "tasks_core": "the layer",
-    "aws_lambda_powertools": "routing, request validation, OpenAPI, logs and metrics",
+    "aws_lambda_powertools": "logs and metrics (its event handler only for the OpenAPI document: FORBIDDEN_SUBMODULES)",
     "pydantic": "the models and their validation",
     "pydantic_core": "pydantic's compiled core",
     "annotated_types": "pydantic's constraint types",
@@ -66,6 +66,12 @@ FORBIDDEN = (
     "tests",
     "bench",
 )
+# Parts of allowed packages that no function may import: botocore beyond its bare package
+# (above), outside the AWS SDK's users; and Powertools' event handler, whose package
+# imports every resolver it has (AppSync, Bedrock agents, VPC Lattice, ...) and its OpenAPI
+# models: about 45 ms of a cold start. The functions declare routes with tasks_core.params and
+# tasks_core.resolver instead; only the OpenAPI build (local/gateway/openapi.py) imports it.
+FORBIDDEN_SUBMODULES = ("aws_lambda_powertools.event_handler", "botocore.")
 # The deploy-time hook's whole job is calling CodeDeploy and Lambda: boto3 (in Lambda's runtime)
 # and what boto3 itself imports, measured below, are what it needs; it must not need the layer.
 AWS_SDK_USERS = {"PreTrafficCheckFunction"}
@@ -181,9 +187,11 @@ def _check(function: Function, modules: list[str]) -> None:
     allowed_sdk = _aws_sdk() if function.logical_id in AWS_SDK_USERS else frozenset()
     forbidden = sorted(name for name in _third_party(modules) if name in FORBIDDEN and name not in allowed_sdk)
     assert not forbidden, f"{function.logical_id} imports {forbidden}, which no request of it needs"
-    if "botocore" not in allowed_sdk:
-        submodules = sorted(name for name in modules if name.startswith("botocore."))
-        assert not submodules, f"{function.logical_id} imports botocore beyond its bare package: {submodules}"
+    for prefix in FORBIDDEN_SUBMODULES:
+        if prefix.split(".", 1)[0] in allowed_sdk:
+            continue
+        submodules = sorted(name for name in modules if name.startswith(prefix))
+        assert not submodules, f"{function.logical_id} imports {submodules}, which no request of it needs"
     unexpected = sorted(_third_party(modules) - set(ALLOWED) - set(allowed_sdk))
     assert not unexpected, (
         f"{function.logical_id} imports {unexpected}: if a request really needs it, add it to ALLOWED "

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import Response as PowertoolsResponse
 
 from local.emulator.context import LambdaContext
+from tasks_core.params import Path
 from tasks_core.resolver import TaskResolver
-from tasks_core.responses import json_response
+from tasks_core.responses import JSON, Response, json_response
 from tasks_core.settings import AuthSettings
 
 RULE = "/users/<user_id>/tasks/<task_id>"
@@ -63,7 +64,7 @@ def _ours() -> TaskResolver:
     resolver = TaskResolver(auth_settings=AuthSettings)
 
     @resolver.get(RULE)
-    def echo(user_id: Annotated[str, Path()], task_id: Annotated[str, Path()]) -> Response[str]:
+    def echo(user_id: Annotated[str, Path()], task_id: Annotated[str, Path()]) -> Response:
         return json_response(200, json.dumps({"user_id": user_id, "task_id": task_id}), {"X-Echo": "1"})
 
     return resolver
@@ -73,10 +74,10 @@ def _powertools() -> APIGatewayHttpResolver:
     resolver = APIGatewayHttpResolver()
 
     @resolver.get(RULE)
-    def echo(user_id: str, task_id: str) -> Response[str]:
+    def echo(user_id: str, task_id: str) -> PowertoolsResponse[str]:
         # Powertools passes the raw (percent-encoded) segment; ours decodes it, as API Gateway does.
         body = {"user_id": unquote(user_id, errors="replace"), "task_id": unquote(task_id, errors="replace")}
-        return json_response(200, json.dumps(body), {"X-Echo": "1"})
+        return PowertoolsResponse(200, JSON, json.dumps(body), {"X-Echo": "1"})
 
     return resolver
 

@@ -9,16 +9,18 @@ and botocore, measured at ~1 s of a 1.9 s cold start and 20 MiB of the layer, an
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from .deadline import InvocationTimeLimit
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from .resolver import TaskResolver
 
 # Service name and log level come from Powertools' own POWERTOOLS_* variables (template Globals).
 logger = Logger()
@@ -41,7 +43,7 @@ def count(name: str, **dimensions: str) -> None:
             metric.add_dimension(name=key, value=value)
 
 
-def lambda_entrypoint(resolver: APIGatewayHttpResolver, operation: str) -> LambdaHandler:
+def lambda_entrypoint(resolver: TaskResolver, operation: str) -> LambdaHandler:
     """The function's `lambda_handler`: the resolver under Logger, with the invocation's time limit.
 
     Logs are JSON with the API Gateway request id as correlation id. Metrics: `ColdStart` on an

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from typing import TYPE_CHECKING, Any
 
 from .models import ErrorBody
 from .request_body import MAX_BODY_BYTES
 from .responses import JSON
+
+if TYPE_CHECKING:
+    # Types only: importing Powertools' event handler costs every cold start (params.py).
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
 ERROR_DESCRIPTIONS = {
     400: "A path parameter, header, query value or body field breaks a rule, or the body is not a JSON object",
@@ -43,8 +45,8 @@ def openapi_responses(
 ) -> dict[int, OpenAPIResponse]:
     """OpenAPI `responses` of a route: its success, its errors, and 500 which any route may give.
 
-    Routes return `Response[str]` (JSON text made by PostgreSQL), so the success schema is
-    declared here rather than inferred from the return annotation.
+    Routes return a `Response` (JSON text made by PostgreSQL), so the success schema is declared
+    here rather than inferred from the return annotation.
     """
     success: OpenAPIResponse = {"description": description, "content": {JSON: {"model": model}}}
     if headers:

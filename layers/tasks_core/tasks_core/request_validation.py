@@ -3,14 +3,14 @@ signature.
 
 API.md checks a request in this order: path parameters, (authorization,) request headers, body
 size, body JSON, body fields and query values. Each route function declares its parameters with
-Powertools' public markers (`Annotated[UserId, Path()]`, `Header(alias=...)`, `Query()`,
-`Body()`), which Powertools reads to write the OpenAPI document. Here the same declarations become
+the markers of params.py (`Annotated[UserId, Path()]`, `Header(alias=...)`, `Query()`,
+`Body()`), which also write the OpenAPI document (through Powertools). Here the declarations become
 one pydantic model per location, built when the route is registered; a request is then validated
 by at most four calls into pydantic-core, with the rules' own messages.
 
-Powertools' runtime validation is off (`enable_validation=False`): it validated every value twice
-with per-field adapters and re-validated the response, about half of a warm invocation's Python
-time (docs/performance.md).
+Powertools' runtime validation is not used: it validated every value twice with per-field
+adapters and re-validated the response, about half of a warm invocation's Python time
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Param, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .authorization import authorize
 from .errors import ValidationFailed
 from .field_errors import field_errors
+from .params import Body, Header, Param, Path, Query
 from .request_body import read_json_object
 from .settings import AuthSettings
 
 Endpoint = Callable[..., Any]
-_LOCATIONS: tuple[tuple[type[Param] | type[Body], str], ...] = (
+_LOCATIONS: tuple[tuple[type[Param], str], ...] = (
     (Path, "path"),
     (Header, "header"),
     (Query, "query"),
@@ -84,7 +84,7 @@ class RouteValidation:
         body_parameter, body_model = None, None
         for name, parameter in inspect.signature(endpoint).parameters.items():
             annotation = hints[name]
-            marker = next(item for item in annotation.__metadata__ if isinstance(item, (Param, Body)))
+            marker = next(item for item in annotation.__metadata__ if isinstance(item, Param))
             rules = tuple(item for item in annotation.__metadata__ if item is not marker)
             declared = Annotated[(annotation.__origin__, *rules)] if rules else annotation.__origin__
             location = next(label for kind, label in _LOCATIONS if isinstance(marker, kind))

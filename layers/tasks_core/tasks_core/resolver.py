@@ -1,13 +1,15 @@
-"""The resolver every function uses: Powertools declares the routes, this module answers them.
+"""The resolver every function uses: routes declared as with Powertools, answered here.
 
-Routes are declared with Powertools' decorators (`@app.get(...)` with `Path()`, `Header()`,
-`Body()` markers), which is what its OpenAPI generation and Swagger UI read. A request is answered
-here: the route is matched on the raw path as Powertools matches it, its arguments are validated
-in the contract's order (request_validation.py), and every error is mapped once to its response.
-Powertools' own dispatch (its event wrapper, middleware chain, response builder and a
-case-insensitive copy of every request's headers for a compression check) cost about half of a
-warm invocation's Python time and added nothing these routes use: no CORS, no compression, no
-middleware (docs/performance.md).
+A function declares its route as it would with Powertools' resolver (`@app.get(rule, summary=...,
+responses=...)`, parameters marked `Path()`, `Header()`, `Query()`, `Body()` from params.py), and
+local/gateway/openapi.py hands those declarations to Powertools to write the OpenAPI document.
+A request is answered here: the route is matched on the raw path as Powertools matches it
+(tests/unit/test_routing.py compares the two), its arguments are validated in the contract's order
+(request_validation.py), and every error is mapped once to its response. Powertools' dispatch
+(its event wrapper, middleware chain, response builder, and a case-insensitive copy of every
+request's headers for a compression check) cost about half of a warm invocation's Python time
+for nothing these routes use (no CORS, compression or middleware), and importing its event
+handler at all about 45 ms of every cold start (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-
 from . import snapstart
 from .errors import ApiError, InternalError
 from .observability import logger
 from .request_validation import Endpoint, RouteValidation
-from .responses import error_response, json_response, lambda_response
+from .responses import Response, error_response, json_response, lambda_response
 from .settings import AuthSettings, get_settings
 
 EndpointT = TypeVar("EndpointT", bound=Endpoint)
@@ -37,52 +37,67 @@ _NOT_FOUND_BODY = '{"message":"Not Found"}'
 
 
 @dataclass(frozen=True)
-class _Route:
-    """One method and rule, and how to answer a request that matches them."""
+class Route:
+    """One method and rule, the endpoint that answers it and its OpenAPI arguments."""
 
     method: str
     rule: str
-    pattern: re.Pattern[str]
     endpoint: Endpoint
+    openapi: Mapping[str, Any]
+    pattern: re.Pattern[str]
     validation: RouteValidation
 
 
-class TaskResolver(APIGatewayHttpResolver):
+class TaskResolver:
     """An HTTP API (payload 2.0) resolver whose routes validate their requests as API.md says."""
 
     def __init__(self, auth_settings: Callable[[], AuthSettings] = lambda: get_settings().auth) -> None:
-        # Powertools' own validation is off: each route validates its request itself, once.
-        super().__init__(enable_validation=False)
         # Settings are read on the first request, not at import: importing a handler reads nothing.
         self._auth_settings = auth_settings
-        self._routes: list[_Route] = []
+        self._routes: list[Route] = []
         # Before a SnapStart snapshot, every route of this function answers once (docs/snapstart.md).
         snapstart.prepare(self)
 
-    def route(
-        self, rule: str, method: str | list[str] | tuple[str], *args: Any, **kwargs: Any
-    ) -> Callable[[EndpointT], EndpointT]:
-        """Powertools' route decorator (for OpenAPI), registering the endpoint here to be answered.
+    def route(self, rule: str, method: str | list[str], **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        """Declare `endpoint` as the answer to `method` on `rule` (`/users/<user_id>/tasks`).
 
-        The parameter declarations are compiled into the route's validation now, once. The
-        decorator returns the endpoint itself, so PUT and PATCH can stack on one function.
+        `openapi` holds Powertools' route arguments (summary, operation_id, tags, responses, ...)
+        for the OpenAPI document. The parameter declarations are compiled into the route's
+        validation now, once. The decorator returns the endpoint itself, so PUT and PATCH can
+        stack on one function; routes keep the order they are declared in.
         """
         methods = [method] if isinstance(method, str) else list(method)
-        document = super().route(rule, method, *args, **kwargs)
         pattern = re.compile(_PARAMETER_IN_RULE.sub(lambda name: f"(?P<{name[1]}>{_SEGMENT})", f"^{rule}$"))
-
-        # Stacked decorators apply bottom-up: routes keep the order they are declared in.
+        # Stacked decorators apply bottom-up: the position is taken when the route is declared.
         position = len(self._routes)
 
         def register(endpoint: EndpointT) -> EndpointT:
-            document(endpoint)
             validation = RouteValidation.of(endpoint)
-            self._routes[position:position] = [
-                _Route(item.upper(), rule, pattern, endpoint, validation) for item in methods
-            ]
+            routes = [Route(item.upper(), rule, endpoint, openapi, pattern, validation) for item in methods]
+            self._routes[position:position] = routes
             return endpoint
 
         return register
+
+    def get(self, rule: str, **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.route(rule, "GET", **openapi)
+
+    def post(self, rule: str, **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.route(rule, "POST", **openapi)
+
+    def put(self, rule: str, **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.route(rule, "PUT", **openapi)
+
+    def patch(self, rule: str, **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.route(rule, "PATCH", **openapi)
+
+    def delete(self, rule: str, **openapi: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.route(rule, "DELETE", **openapi)
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route, in the order declared."""
+        return list(self._routes)
 
     @property
     def route_keys(self) -> list[tuple[str, str]]:
@@ -102,7 +117,7 @@ class TaskResolver(APIGatewayHttpResolver):
             response = error_response(InternalError(), _request_id(event))
         return lambda_response(response)
 
-    def _answer(self, event: Mapping[str, Any]) -> Response[str]:
+    def _answer(self, event: Mapping[str, Any]) -> Response:
         context = event.get("requestContext") or {}
         method = str((context.get("http") or {}).get("method", "")).upper()
         path = str(event.get("rawPath", ""))
