@@ -35,7 +35,7 @@ help:
 	@echo "make migrate - apply pending migrations (DATABASE_URL, else the local database)"
 	@echo "make validate - cfn-lint (with the serverless rules), sam validate --lint, checkov, actionlint, zizmor and sam build"
 	@echo "make format - apply ruff's formatting and fixes"
-	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: < 2 min)"
+	@echo "make bench  - benchmarks against the lambdalith and the floor into bench/results (QUICK=1: 4-5 min)"
 	@echo "make bench-check - type-check bench/ and run every measure once, tiny (CI runs it)"
 	@echo "make smoke BASE_URL=https://... [TOKEN=<jwt>] - black-box check of a deployed stage (docs/operations.md)"
 	@echo "make package - build, then packaged.yaml with the code in S3_BUCKET (S3_PREFIX, REGION); no bucket: a dry run"
