@@ -69,7 +69,7 @@ FORBIDDEN = (
 # Parts of allowed packages that no function may import: botocore beyond its bare package
 # (above), outside the AWS SDK's users; and Powertools' event handler, whose package
 # imports every resolver it has (AppSync, Bedrock agents, VPC Lattice, ...) and its OpenAPI
-# models: about 45 ms of a cold start. The functions declare routes with tasks_core.params and
+# models: about 65 ms of an import. The functions declare routes with tasks_core.params and
 # tasks_core.resolver instead; only the OpenAPI build (local/gateway/openapi.py) imports it.
 FORBIDDEN_SUBMODULES = ("aws_lambda_powertools.event_handler", "botocore.")
 # The deploy-time hook's whole job is calling CodeDeploy and Lambda: boto3 (in Lambda's runtime)

@@ -6,7 +6,7 @@ params`), which write the OpenAPI document: local/gateway/openapi.py hands each 
 Powertools resolver with these translated into its own, argument for argument. The functions do
 not import Powertools' markers themselves because importing any part of its event handler
 imports all of it (resolvers for AppSync, Bedrock agents, VPC Lattice, ...), which a request here
-never uses: about 45 ms of every cold start (docs/performance.md).
+never uses: about 65 ms of every import (docs/performance.md).
 """
 
 from __future__ import annotations

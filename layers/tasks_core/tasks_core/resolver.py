@@ -9,7 +9,7 @@ A request is answered here: the route is matched on the raw path as Powertools m
 (its event wrapper, middleware chain, response builder, and a case-insensitive copy of every
 request's headers for a compression check) cost about half of a warm invocation's Python time
 for nothing these routes use (no CORS, compression or middleware), and importing its event
-handler at all about 45 ms of every cold start (docs/performance.md).
+handler at all about 65 ms of every import (docs/performance.md).
 """
 
 from __future__ import annotations
